@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY consent consent
+COPY coordination coordination
+COPY projections projections
+COPY adapters adapters
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 samverkan
+USER samverkan
+WORKDIR /data
+ENTRYPOINT ["samverkan"]

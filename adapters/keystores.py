@@ -1,0 +1,148 @@
+"""Key stores for the vault: one table beside the event store, in the same database and connection pool."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from psycopg import sql
+
+from adapters.vault import LookupTaken
+
+
+class MemoryKeyStore:
+    """Keeps keys in this process only: for the in-memory mode used by quick unit tests."""
+
+    def __init__(self) -> None:
+        self._rows: dict[UUID, tuple[str, bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
+        with self._lock:
+            for existing_id, (existing_hash, _, _) in self._rows.items():
+                if existing_hash == lookup_hash:
+                    raise LookupTaken(existing_id)
+            self._rows[participant_id] = (lookup_hash, wrapped_key, master_key_id)
+
+    def wrapped_key(self, participant_id: UUID) -> tuple[bytes, str] | None:
+        row = self._rows.get(participant_id)
+        return None if row is None else (row[1], row[2])
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        return next((pid for pid, row in self._rows.items() if row[0] == lookup_hash), None)
+
+    def delete(self, participant_id: UUID) -> None:
+        with self._lock:
+            self._rows.pop(participant_id, None)
+
+
+class SQLiteKeyStore:
+    """The participant_keys table in the SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS participant_keys ("
+                " participant_id TEXT PRIMARY KEY,"
+                " lookup_hash TEXT NOT NULL UNIQUE,"
+                " wrapped_key BLOB NOT NULL,"
+                " master_key_id TEXT NOT NULL,"
+                " created_at TEXT NOT NULL)"
+            )
+
+    def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    "INSERT INTO participant_keys VALUES (?, ?, ?, ?, ?)",
+                    (str(participant_id), lookup_hash, wrapped_key, master_key_id, datetime.now(UTC).isoformat()),
+                )
+        except (IntegrityError, sqlite3.IntegrityError):
+            existing = self.find(lookup_hash)
+            if existing is None:
+                raise
+            raise LookupTaken(existing) from None
+
+    def wrapped_key(self, participant_id: UUID) -> tuple[bytes, str] | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT wrapped_key, master_key_id FROM participant_keys WHERE participant_id = ?",
+                (str(participant_id),),
+            )
+            row = cursor.fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT participant_id FROM participant_keys WHERE lookup_hash = ?", (lookup_hash,))
+            row = cursor.fetchone()
+        return None if row is None else UUID(row[0])
+
+    def delete(self, participant_id: UUID) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            # Overwrite the freed pages, so the wrapped key cannot be recovered from the file.
+            cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute("DELETE FROM participant_keys WHERE participant_id = ?", (str(participant_id),))
+
+
+class PostgresKeyStore:
+    """The participant_keys table in the PostgreSQL schema of the event store."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        self.table = sql.Identifier(datastore.schema, "participant_keys")
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " participant_id uuid PRIMARY KEY,"
+                    " lookup_hash text NOT NULL UNIQUE,"
+                    " wrapped_key bytea NOT NULL,"
+                    " master_key_id text NOT NULL,"
+                    " created_at timestamptz NOT NULL DEFAULT now())"
+                ).format(self.table)
+            )
+
+    def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (participant_id, lookup_hash, wrapped_key, master_key_id)"
+                        " VALUES (%s, %s, %s, %s)"
+                    ).format(self.table),
+                    (participant_id, lookup_hash, wrapped_key, master_key_id),
+                )
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            existing = self.find(lookup_hash)
+            if existing is None:
+                raise
+            raise LookupTaken(existing) from None
+
+    def wrapped_key(self, participant_id: UUID) -> tuple[bytes, str] | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                sql.SQL("SELECT wrapped_key, master_key_id FROM {} WHERE participant_id = %s").format(self.table),
+                (participant_id,),
+            )
+            row = cursor.fetchone()
+        return None if row is None else (bytes(row["wrapped_key"]), str(row["master_key_id"]))
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                sql.SQL("SELECT participant_id FROM {} WHERE lookup_hash = %s").format(self.table), (lookup_hash,)
+            )
+            row = cursor.fetchone()
+        return None if row is None else UUID(str(row["participant_id"]))
+
+    def delete(self, participant_id: UUID) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(sql.SQL("DELETE FROM {} WHERE participant_id = %s").format(self.table), (participant_id,))

@@ -1,0 +1,145 @@
+"""Envelope encryption per participant and the keyed-hash personnummer lookup.
+
+Each participant gets a random AES-256-GCM data key, stored only wrapped (encrypted) by the master key, in one
+row together with the HMAC of the personnummer. Erasure deletes that row: every token sealed for the participant
+becomes unreadable, and the number can no longer be found, while the event history stays intact.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import threading
+from collections import OrderedDict
+from typing import Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from coordination.errors import AlreadyEnrolled
+
+TOKEN_PREFIX = "v1."  # noqa: S105 - a format marker, not a secret
+NONCE_BYTES = 12
+
+
+class KeyStore(Protocol):
+    """Where wrapped data keys and lookup hashes live (one row per participant)."""
+
+    def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
+        """Stores a row; raises LookupTaken(existing_id) when the lookup hash is already used."""
+        ...
+
+    def wrapped_key(self, participant_id: UUID) -> tuple[bytes, str] | None:
+        """(wrapped key, master key id) for the participant, or None once erased."""
+        ...
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        """The participant stored under this lookup hash."""
+        ...
+
+    def delete(self, participant_id: UUID) -> None:
+        """Deletes the participant's row, for good."""
+        ...
+
+
+class LookupTaken(Exception):
+    """The lookup hash is already stored for another participant."""
+
+    def __init__(self, existing_id: UUID) -> None:
+        super().__init__("lookup hash already stored")
+        self.existing_id = existing_id
+
+
+class Vault:
+    """Implements coordination's PersonalDataVault with AES-GCM data keys wrapped by a master key."""
+
+    def __init__(
+        self,
+        master_key: bytes,
+        lookup_key: bytes,
+        *,
+        master_key_id: str = "k1",
+        store: KeyStore | None = None,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._master = AESGCM(master_key)
+        self._master_key_id = master_key_id
+        self._lookup_key = lookup_key
+        self._store = store
+        self._cache: OrderedDict[UUID, AESGCM] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def attach(self, store: KeyStore) -> None:
+        """Sets the key store (it shares the event store's connections, so is made after it)."""
+        self._store = store
+
+    @property
+    def store(self) -> KeyStore:
+        if self._store is None:
+            raise RuntimeError("the vault has no key store attached")
+        return self._store
+
+    def lookup_hash(self, personnummer_digits: str) -> str:
+        return hmac.new(self._lookup_key, personnummer_digits.encode(), hashlib.sha256).hexdigest()
+
+    def provision(self, participant_id: UUID, lookup_hash: str) -> None:
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(NONCE_BYTES)
+        wrapped = nonce + self._master.encrypt(nonce, data_key, participant_id.bytes)
+        try:
+            self.store.insert(participant_id, lookup_hash, wrapped, self._master_key_id)
+        except LookupTaken as taken:
+            raise AlreadyEnrolled(taken.existing_id) from None
+        self._remember(participant_id, AESGCM(data_key))
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        return self.store.find(lookup_hash)
+
+    def seal(self, participant_id: UUID, text: str) -> str:
+        cipher = self._data_key(participant_id)
+        if cipher is None:
+            raise LookupError("the participant's data key has been erased")
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = nonce + cipher.encrypt(nonce, text.encode(), participant_id.bytes)
+        return TOKEN_PREFIX + base64.b64encode(sealed).decode()
+
+    def unseal(self, participant_id: UUID, token: str) -> str | None:
+        cipher = self._data_key(participant_id)
+        if cipher is None or not token.startswith(TOKEN_PREFIX):
+            return None
+        raw = base64.b64decode(token[len(TOKEN_PREFIX) :])
+        try:
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], participant_id.bytes).decode()
+        except InvalidTag:
+            return None
+
+    def erase(self, participant_id: UUID) -> None:
+        with self._lock:
+            self._cache.pop(participant_id, None)
+        self.store.delete(participant_id)
+
+    def _remember(self, participant_id: UUID, cipher: AESGCM) -> None:
+        with self._lock:
+            self._cache[participant_id] = cipher
+            self._cache.move_to_end(participant_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _data_key(self, participant_id: UUID) -> AESGCM | None:
+        with self._lock:
+            cipher = self._cache.get(participant_id)
+            if cipher is not None:
+                self._cache.move_to_end(participant_id)
+                return cipher
+        row = self.store.wrapped_key(participant_id)
+        if row is None:
+            return None
+        wrapped, _master_key_id = row
+        data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], participant_id.bytes)
+        cipher = AESGCM(data_key)
+        self._remember(participant_id, cipher)
+        return cipher

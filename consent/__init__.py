@@ -1,0 +1,68 @@
+"""Consent as values and the gate that decides recording and disclosure. Pure: no I/O."""
+
+from consent.gate import (
+    NO_ACTIVE_GRANT,
+    NOT_OWN_CATEGORY,
+    Allowed,
+    ConsentRef,
+    Disclosable,
+    Refused,
+    may_record,
+    may_see,
+    visible,
+)
+from consent.model import (
+    SWEDEN,
+    Consent,
+    ConsentForm,
+    ConsentStatus,
+    Grant,
+    GrantState,
+    add_months,
+    expand_grants,
+    local_date,
+)
+from consent.parties import (
+    AGENCIES,
+    CATEGORIES,
+    OWN_CATEGORY,
+    Party,
+    covers,
+    is_known_category,
+    is_own_category,
+    owner_of,
+)
+from consent.validation import DEFAULT_MAX_MONTHS, ConsentProblem, age_on, consent_problems
+
+__all__ = [
+    "AGENCIES",
+    "CATEGORIES",
+    "DEFAULT_MAX_MONTHS",
+    "NOT_OWN_CATEGORY",
+    "NO_ACTIVE_GRANT",
+    "OWN_CATEGORY",
+    "SWEDEN",
+    "Allowed",
+    "Consent",
+    "ConsentForm",
+    "ConsentProblem",
+    "ConsentRef",
+    "ConsentStatus",
+    "Disclosable",
+    "Grant",
+    "GrantState",
+    "Party",
+    "Refused",
+    "add_months",
+    "age_on",
+    "consent_problems",
+    "covers",
+    "expand_grants",
+    "is_known_category",
+    "is_own_category",
+    "local_date",
+    "may_record",
+    "may_see",
+    "owner_of",
+    "visible",
+]

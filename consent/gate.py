@@ -1,0 +1,112 @@
+"""The gate: the one place that decides what may be recorded in, and disclosed from, the shared case.
+
+Pure functions of (consent state, event, party, instant). The application, the views, the exports and the web
+pages call these and never re-implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from consent.model import Consent, Grant
+from consent.parties import Party, is_own_category
+
+
+@dataclass(frozen=True)
+class ConsentRef:
+    """The consent (id and version) that allowed a recording or a disclosure."""
+
+    consent_id: UUID
+    version: int
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The gate allows it; `consent` is None when the party acts on its own information."""
+
+    consent: ConsentRef | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The gate refuses; `missing` is the grant that would have allowed it."""
+
+    missing: Grant
+    reason: str
+
+    def describe(self) -> str:
+        """What is missing, in words a case officer can act on."""
+        return f"{self.reason}: grant {self.missing.describe()} is required"
+
+
+NOT_OWN_CATEGORY = "not-own-category"
+NO_ACTIVE_GRANT = "no-active-grant"
+
+
+def _covering_consent(
+    consents: Iterable[Consent], discloser: Party, recipient: Party, category: str, at: datetime
+) -> ConsentRef | None:
+    # When several consents cover, cite the most recently recorded one: it reflects the latest agreement.
+    best: Consent | None = None
+    for consent in consents:
+        if any(g.covers(discloser, recipient, category) for g in consent.active_grants(at)) and (
+            best is None or (consent.recorded_at, str(consent.id)) > (best.recorded_at, str(best.id))
+        ):
+            best = consent
+    return None if best is None else ConsentRef(best.id, best.version_at(at))
+
+
+def may_record(consents: Iterable[Consent], agency: Party, category: str, at: datetime) -> Allowed | Refused:
+    """May `agency` add a decision of `category` to the shared case at `at`? Needs an active grant agency -> SF."""
+    needed = Grant(agency, Party.SF, category)
+    if not is_own_category(agency, category):
+        return Refused(needed, NOT_OWN_CATEGORY)
+    if agency == Party.SF:
+        return Allowed(None)
+    ref = _covering_consent(consents, agency, Party.SF, category, at)
+    return Refused(needed, NO_ACTIVE_GRANT) if ref is None else Allowed(ref)
+
+
+class Disclosable(Protocol):
+    """What the gate needs to know of an event: who recorded it, its category, and when it was stored."""
+
+    @property
+    def agency(self) -> Party: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
+E = TypeVar("E", bound=Disclosable)
+
+
+def may_see(consents: Iterable[Consent], reader: Party, event: Disclosable, at: datetime) -> Allowed | Refused:
+    """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant."""
+    if event.recorded_at > at:
+        return Refused(Grant(event.agency, reader, event.category), "not-yet-recorded")
+    if event.agency == reader:
+        return Allowed(None)
+    ref = _covering_consent(consents, event.agency, reader, event.category, at)
+    if ref is None:
+        return Refused(Grant(event.agency, reader, event.category), NO_ACTIVE_GRANT)
+    return Allowed(ref)
+
+
+def visible(
+    consents: Iterable[Consent], reader: Party, events: Iterable[E], at: datetime
+) -> list[tuple[E, ConsentRef | None]]:
+    """The events `reader` may see at `at`, each paired with the consent that allows it (None: its own)."""
+    consents = tuple(consents)
+    shown: list[tuple[E, ConsentRef | None]] = []
+    for event in events:
+        verdict = may_see(consents, reader, event, at)
+        if isinstance(verdict, Allowed):
+            shown.append((event, verdict.consent))
+    return shown

@@ -1,0 +1,146 @@
+"""Consent (samtycke) as values: who may share what with whom, for what purpose and for how long."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from consent.parties import Party, covers
+
+# Consent periods are agreed in Swedish calendar days; an instant is judged by its date in Sweden.
+SWEDEN = ZoneInfo("Europe/Stockholm")
+
+ConsentForm = Literal["written", "oral"]
+
+
+def local_date(at: datetime) -> date:
+    """The calendar date in Sweden at an (aware) instant."""
+    if at.tzinfo is None:
+        raise ValueError("instants must carry a time zone")
+    return at.astimezone(SWEDEN).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` plus whole calendar months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """Permission for `discloser` to share information of `category` with `recipient`."""
+
+    discloser: Party
+    recipient: Party
+    category: str
+
+    def covers(self, discloser: Party, recipient: Party, category: str) -> bool:
+        """True when this grant lets `discloser` share `category` with `recipient`."""
+        return self.discloser == discloser and self.recipient == recipient and covers(self.category, category)
+
+    def describe(self) -> str:
+        """A short human form, e.g. `FK -> SF: insurance`."""
+        return f"{self.discloser.value} -> {self.recipient.value}: {self.category}"
+
+
+def expand_grants(
+    items: Iterable[tuple[Party | str, Party | str, Iterable[str]]],
+) -> tuple[Grant, ...]:
+    """Turns (from, to, categories) triples into single-category grants, sorted and without repeats."""
+    grants = {
+        Grant(Party(discloser), Party(recipient), category)
+        for discloser, recipient, categories in items
+        for category in categories
+    }
+    return tuple(sorted(grants))
+
+
+class ConsentStatus(StrEnum):
+    """Where a consent stands at an instant."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class GrantState:
+    """A grant inside a recorded consent, with the instant it was withdrawn (if it was)."""
+
+    grant: Grant
+    withdrawn_at: datetime | None = None
+
+    def withdrawn_by(self, at: datetime) -> bool:
+        """True when the withdrawal had taken effect at `at` (withdrawal is effective at once)."""
+        return self.withdrawn_at is not None and self.withdrawn_at <= at
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A recorded consent. `version` grows by one with every withdrawal that touches it."""
+
+    id: UUID
+    version: int
+    grants: tuple[GrantState, ...]
+    purpose: str
+    valid_from: date
+    valid_until: date
+    form: ConsentForm
+    recorded_at: datetime
+    witness: str | None = None
+    document_ref: str | None = None
+    guardian_named: bool = False
+    withdrawals: tuple[datetime, ...] = field(default=())
+
+    def is_recorded_by(self, at: datetime) -> bool:
+        """True when the consent existed at `at` (consent recorded later does not count for earlier reads)."""
+        return self.recorded_at <= at
+
+    def in_period(self, at: datetime) -> bool:
+        """True when `at` falls within valid_from..valid_until (both days included)."""
+        return self.valid_from <= local_date(at) <= self.valid_until
+
+    def grant_active(self, state: GrantState, at: datetime) -> bool:
+        """True when `state` (one of this consent's grants) allows disclosure at `at`."""
+        return self.is_recorded_by(at) and self.in_period(at) and not state.withdrawn_by(at)
+
+    def active_grants(self, at: datetime) -> tuple[Grant, ...]:
+        """The grants that allow disclosure at `at`."""
+        return tuple(s.grant for s in self.grants if self.grant_active(s, at))
+
+    def version_at(self, at: datetime) -> int:
+        """The consent's version as it stood at `at`."""
+        return 1 + sum(1 for withdrawn in self.withdrawals if withdrawn <= at)
+
+    def status(self, at: datetime) -> ConsentStatus:
+        """pending, active, expired or withdrawn at `at` (a partly withdrawn consent is still active)."""
+        if all(s.withdrawn_by(at) for s in self.grants):
+            return ConsentStatus.WITHDRAWN
+        today = local_date(at)
+        if today < self.valid_from:
+            return ConsentStatus.PENDING
+        if today > self.valid_until:
+            return ConsentStatus.EXPIRED
+        return ConsentStatus.ACTIVE
+
+    def withdraw(self, grants: Iterable[Grant] | None, at: datetime) -> Consent:
+        """The consent after withdrawing `grants` (None: all) at `at`. Already withdrawn grants keep their instant."""
+        chosen = None if grants is None else frozenset(grants)
+        states = tuple(
+            replace(s, withdrawn_at=at) if s.withdrawn_at is None and (chosen is None or s.grant in chosen) else s
+            for s in self.grants
+        )
+        return replace(self, grants=states, version=self.version + 1, withdrawals=(*self.withdrawals, at))
+
+    def unknown_grants(self, grants: Iterable[Grant]) -> tuple[Grant, ...]:
+        """Those of `grants` that this consent does not contain (a withdrawal can only name its own grants)."""
+        own = {s.grant for s in self.grants}
+        return tuple(g for g in grants if g not in own)

@@ -1,0 +1,66 @@
+"""Rules a consent must satisfy before it can be recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from consent.model import ConsentForm, Grant, add_months
+from consent.parties import Party, is_known_category, is_own_category
+
+DEFAULT_MAX_MONTHS = 12
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class ConsentProblem:
+    """One thing wrong with a consent: the field and what to do about it."""
+
+    field: str
+    message: str
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def consent_problems(
+    *,
+    grants: tuple[Grant, ...],
+    purpose: str,
+    valid_from: date,
+    valid_until: date,
+    form: ConsentForm,
+    witness: str | None,
+    guardian_named: bool,
+    birth_date: date | None,
+    max_months: int = DEFAULT_MAX_MONTHS,
+) -> list[ConsentProblem]:
+    """Everything wrong with a consent draft; an empty list means it may be recorded."""
+    problems: list[ConsentProblem] = []
+    if not grants:
+        problems.append(ConsentProblem("grants", "name at least one grant (from, to, categories)"))
+    for grant in grants:
+        where = f"grants ({grant.describe()})"
+        if grant.discloser == grant.recipient:
+            problems.append(ConsentProblem(where, "a party cannot grant itself"))
+        if not is_known_category(grant.category):
+            problems.append(ConsentProblem(where, f"unknown category {grant.category!r}"))
+        elif not is_own_category(grant.discloser, grant.category):
+            problems.append(ConsentProblem(where, f"{grant.discloser.value} can only share its own category"))
+        if grant.discloser not in Party or grant.recipient not in Party:
+            problems.append(ConsentProblem(where, "unknown party"))
+    if not purpose.strip():
+        problems.append(ConsentProblem("purpose", "state the purpose of the consent"))
+    if valid_until < valid_from:
+        problems.append(ConsentProblem("valid_until", "valid_until must not be before valid_from"))
+    elif valid_until > add_months(valid_from, max_months):
+        problems.append(ConsentProblem("valid_until", f"a consent may last at most {max_months} months"))
+    if form == "oral" and not (witness and witness.strip()):
+        problems.append(ConsentProblem("witness", "oral consent is valid only with the staff member who received it"))
+    if birth_date is not None and age_on(birth_date, valid_from) < ADULT_AGE and not guardian_named:
+        problems.append(
+            ConsentProblem("guardian", "the participant is under 18 at valid_from: record the guardian's consent")
+        )
+    return problems

@@ -1,0 +1,451 @@
+"""The coordination service: one use case per method, each enforcing the gate inside the case's version."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar, cast
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.utils import Environment, EnvType
+
+from consent import (
+    DEFAULT_MAX_MONTHS,
+    Consent,
+    ConsentForm,
+    ConsentRef,
+    Party,
+    consent_problems,
+    expand_grants,
+    is_known_category,
+    local_date,
+    visible,
+)
+from coordination.domain import Case, DecisionState, PlanStep, Sealed
+from coordination.errors import AlreadyEnrolled, ConcurrencyConflict, Conflict, InvalidCommand, NotFound
+from coordination.personnummer import InvalidPersonnummer, Personnummer, parse_personnummer
+from coordination.ports import PersonalDataVault
+
+T = TypeVar("T")
+GrantSpec = tuple[Party | str, Party | str, Iterable[str]]
+MAX_ATTEMPTS = 8  # bounded retries of a version conflict before answering 409
+
+
+class DateAsISO(Transcoding):
+    """Stores calendar dates as ISO strings (the library covers datetimes, not dates)."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def utc_now() -> datetime:
+    """The current instant, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """The decision's id, and whether this call stored it (False: the source_ref was already recorded)."""
+
+    id: UUID
+    created: bool
+
+
+class CoordinationService(Application[UUID]):
+    """Records and reads participants' shared cases. Configured only by the `env` it is given."""
+
+    name = "Samverkan"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        vault: PersonalDataVault,
+        clock: Callable[[], datetime] = utc_now,
+        max_consent_months: int = DEFAULT_MAX_MONTHS,
+    ) -> None:
+        self.vault = vault
+        self.clock = clock
+        self.max_consent_months = max_consent_months
+        super().__init__(env)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Unlike the library default, never read os.environ: settings are read once, in adapters.
+        return Environment(name, {**type(self).env, **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- loading and saving ------------------------------------------------------------------------------------
+
+    def get_case(self, case_id: UUID) -> Case:
+        """The current state of a participant's case."""
+        try:
+            case: Case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise NotFound("no participant with this id") from None
+        return case
+
+    def case_as_of(self, case_id: UUID, at: datetime) -> Case:
+        """The case as it stood at `at`: events stored after it do not count."""
+        events = [e for e in self.events.get(case_id) if cast(Case.Event, e).timestamp <= at]
+        case = project_aggregate(None, events) if events else None
+        if case is None:
+            raise NotFound("no participant with this id at that instant")
+        assert isinstance(case, Case)
+        return case
+
+    def _change(self, case_id: UUID, command: Callable[[Case, datetime], T]) -> T:
+        """Runs `command` on the newest version and saves; on a version conflict, reloads and tries again."""
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                # Jittered back-off, so writers that collided do not collide again in lockstep.
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - not cryptographic
+            case = self.get_case(case_id)
+            result = command(case, self.clock())
+            if not case.pending_events:
+                return result
+            try:
+                self.save(case)
+            except RecordConflictError:
+                continue
+            return result
+        raise ConcurrencyConflict("the case was changed by others at the same time; try again")
+
+    def _seal(self, case_id: UUID, text: str | None, field: str, *, max_length: int = 10_000) -> Sealed | None:
+        if text is None:
+            return None
+        if not text.strip():
+            raise InvalidCommand(field, "must not be blank")
+        if len(text) > max_length:
+            raise InvalidCommand(field, f"must be at most {max_length} characters")
+        try:
+            return self.vault.seal(case_id, text)
+        except LookupError:
+            # No key: the participant does not exist, or was erased.
+            self.get_case(case_id)
+            raise Conflict("the participant's personal data has been erased; nothing more can be recorded") from None
+
+    def _sealed(self, case_id: UUID, text: str, field: str, *, max_length: int = 10_000) -> Sealed:
+        token = self._seal(case_id, text, field, max_length=max_length)
+        assert token is not None
+        return token
+
+    # -- enrolment and identity ---------------------------------------------------------------------------------
+
+    def _parse(self, personnummer: str) -> Personnummer:
+        try:
+            return parse_personnummer(personnummer, today=local_date(self.clock()))
+        except InvalidPersonnummer as error:
+            raise InvalidCommand("personnummer", str(error)) from None
+
+    def enrol(
+        self,
+        *,
+        by: str,
+        personnummer: str,
+        given_name: str,
+        family_name: str,
+        municipality: str | None = None,
+        contact: Mapping[str, str] | None = None,
+        baseline: Mapping[str, str] | None = None,
+    ) -> UUID:
+        """Enrols a participant; the personnummer is stored only encrypted and as a keyed hash."""
+        number = self._parse(personnummer)
+        case_id = uuid4()
+        lookup = self.vault.lookup_hash(number.digits)
+        try:
+            self.vault.provision(case_id, lookup)
+        except AlreadyEnrolled as taken:
+            if self._exists(taken.existing_id):
+                raise
+            # A lookup left behind by an enrolment that crashed before its event was stored: take it over.
+            self.vault.erase(taken.existing_id)
+            self.vault.provision(case_id, lookup)
+        try:
+            identity = {
+                "personnummer": self.vault.seal(case_id, number.formatted()),
+                "given_name": self._sealed(case_id, given_name, "given_name", max_length=200),
+                "family_name": self._sealed(case_id, family_name, "family_name", max_length=200),
+            }
+            for key, value in (contact or {}).items():
+                identity[f"contact.{key}"] = self._sealed(case_id, value, f"contact.{key}", max_length=500)
+            case = Case(
+                id=case_id,
+                identity=identity,
+                birth_year=number.birth_date.year,
+                gender=number.legal_gender,
+                municipality=municipality,
+                baseline=dict(baseline or {}),
+                by=by,
+                timestamp=self.clock(),
+            )
+            self.save(case)
+        except BaseException:
+            self.vault.erase(case_id)  # nothing half-written: no key or lookup without its case
+            raise
+        return case_id
+
+    def _exists(self, case_id: UUID) -> bool:
+        try:
+            self.get_case(case_id)
+        except NotFound:
+            return False
+        return True
+
+    def find_by_personnummer(self, personnummer: str) -> UUID | None:
+        """The participant enrolled under this personnummer, if any."""
+        return self.vault.find(self.vault.lookup_hash(self._parse(personnummer).digits))
+
+    def read(self, case: Case, token: Sealed | None) -> str | None:
+        """Opens a sealed field of this case; None when absent or erased."""
+        if token is None or case.is_erased:
+            return None
+        return self.vault.unseal(case.id, token)
+
+    def identity(self, case: Case) -> dict[str, str | None]:
+        """The participant's identity fields in clear text (empty after erasure)."""
+        return {key: self.read(case, token) for key, token in case.identity.items()}
+
+    def birth_date(self, case: Case) -> date | None:
+        """The participant's birth date, read from the sealed personnummer."""
+        text = self.read(case, case.identity.get("personnummer"))
+        return None if text is None else self._parse(text).birth_date
+
+    # -- referral and consent -----------------------------------------------------------------------------------
+
+    def record_referral(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        remittent: str,
+        reason: str,
+        received_date: date,
+        needs: Iterable[str] = (),
+    ) -> None:
+        """Records the remiss that brought the participant to the förbund."""
+        sender = _party(remittent, "remittent")
+        needed = tuple(_party(p, "needs") for p in needs)
+        sealed = self._sealed(case_id, reason, "reason")
+        self._change(case_id, lambda case, at: case.receive_referral(sender, sealed, received_date, needed, by, at))
+
+    def record_consent(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        grants: Iterable[GrantSpec],
+        purpose: str,
+        valid_from: date,
+        valid_until: date,
+        form: ConsentForm,
+        witness: str | None = None,
+        document_ref: str | None = None,
+        guardian: str | None = None,
+    ) -> ConsentRef:
+        """Records a samtycke after checking it against the consent rules."""
+        expanded = _grants(grants)
+        case = self.get_case(case_id)
+        problems = consent_problems(
+            grants=expanded,
+            purpose=purpose,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            form=form,
+            witness=witness,
+            guardian_named=bool(guardian and guardian.strip()),
+            birth_date=self.birth_date(case),
+            max_months=self.max_consent_months,
+        )
+        if problems:
+            raise InvalidCommand(problems[0].field, problems[0].message)
+        consent_id = uuid4()
+        sealed_purpose = self._sealed(case_id, purpose, "purpose", max_length=1000)
+        sealed_witness = self._seal(case_id, witness, "witness", max_length=200)
+        sealed_guardian = self._seal(case_id, guardian, "guardian", max_length=200)
+        return self._change(
+            case_id,
+            lambda case, at: case.record_consent(
+                consent_id,
+                expanded,
+                sealed_purpose,
+                valid_from,
+                valid_until,
+                form,
+                sealed_witness,
+                document_ref,
+                sealed_guardian,
+                by,
+                at,
+            ),
+        )
+
+    def withdraw_consent(
+        self,
+        case_id: UUID,
+        consent_id: UUID,
+        *,
+        by: str,
+        grants: Iterable[GrantSpec] | None = None,
+        reason: str | None = None,
+    ) -> ConsentRef:
+        """Withdraws a consent, whole (grants None) or grant by grant, effective at once."""
+        chosen = None if grants is None else _grants(grants)
+        sealed = self._seal(case_id, reason, "reason", max_length=2000)
+        return self._change(case_id, lambda case, at: case.withdraw_consent(consent_id, chosen, sealed, by, at))
+
+    def consents(self, case: Case) -> list[Consent]:
+        """The case's consents, oldest first."""
+        return sorted(case.consents.values(), key=lambda c: c.recorded_at)
+
+    # -- agency decisions ---------------------------------------------------------------------------------------
+
+    def record_decision(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        agency: str,
+        category: str,
+        decision_type: str,
+        effective_date: date,
+        summary: str,
+        source_ref: str,
+        attributes: Mapping[str, Any] | None = None,
+        corrects: UUID | None = None,
+    ) -> DecisionOutcome:
+        """Adds an agency's decision while consent lets it share it with the förbund (idempotent on source_ref)."""
+        party = _party(agency, "agency")
+        if not is_known_category(category):
+            raise InvalidCommand("category", f"unknown category {category!r}")
+        _require_text(decision_type, "decision_type", 100)
+        _require_text(source_ref, "source_ref", 200)
+        sealed = self._sealed(case_id, summary, "summary")
+        decision_id = uuid4()
+        found_id, created = self._change(
+            case_id,
+            lambda case, at: case.record_decision(
+                decision_id,
+                party,
+                category,
+                decision_type,
+                effective_date,
+                sealed,
+                source_ref,
+                dict(attributes or {}),
+                by,
+                at,
+                corrects=corrects,
+            ),
+        )
+        return DecisionOutcome(found_id, created)
+
+    def retract_decision(self, case_id: UUID, decision_id: UUID, *, by: str, agency: str, reason: str) -> None:
+        """Retracts a decision the same agency recorded."""
+        party = _party(agency, "agency")
+        sealed = self._sealed(case_id, reason, "reason", max_length=2000)
+        self._change(case_id, lambda case, at: case.retract_decision(decision_id, party, sealed, by, at))
+
+    def visible_decisions(
+        self, case: Case, reader: str, at: datetime | None = None
+    ) -> list[tuple[DecisionState, ConsentRef | None]]:
+        """The decisions `reader` may see at `at` (default now), each with the consent that allows it."""
+        return visible(case.consents.values(), _party(reader, "reader"), case.decisions.values(), at or self.clock())
+
+    # -- plan, interventions, meetings, closure, erasure -------------------------------------------------------
+
+    def revise_plan(
+        self, case_id: UUID, *, by: str, goals: Iterable[str], steps: Iterable[tuple[str, str, date]]
+    ) -> int:
+        """Records a new version of the handlingsplan; steps are (agency, description, due)."""
+        sealed_goals = tuple(self._sealed(case_id, g, "goals", max_length=2000) for g in goals)
+        sealed_steps = tuple(
+            PlanStep(_party(a, "steps.agency"), self._sealed(case_id, d, "steps.description", max_length=2000), due)
+            for a, d, due in steps
+        )
+        return self._change(case_id, lambda case, at: case.revise_plan(sealed_goals, sealed_steps, by, at))
+
+    def start_intervention(self, case_id: UUID, *, by: str, kind: str, start_date: date, provider_agency: str) -> UUID:
+        """Starts an insats; returns its id."""
+        _require_text(kind, "kind", 100)
+        provider = _party(provider_agency, "provider_agency")
+        intervention_id = uuid4()
+        self._change(
+            case_id,
+            lambda case, at: case.start_intervention(intervention_id, kind, start_date, provider, by, at),
+        )
+        return intervention_id
+
+    def end_intervention(
+        self, case_id: UUID, intervention_id: UUID, *, by: str, end_date: date, reason: str | None = None
+    ) -> None:
+        """Ends an insats."""
+        sealed = self._seal(case_id, reason, "reason", max_length=2000)
+        self._change(case_id, lambda case, at: case.end_intervention(intervention_id, end_date, sealed, by, at))
+
+    def record_meeting(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        day: date,
+        agencies_present: Iterable[str],
+        attended: bool,
+        notes: str | None = None,
+    ) -> UUID:
+        """Records a joint meeting, or a missed appointment (attended False); returns its id."""
+        present = tuple(_party(p, "agencies_present") for p in agencies_present)
+        sealed = self._seal(case_id, notes, "notes")
+        meeting_id = uuid4()
+        self._change(case_id, lambda case, at: case.record_meeting(meeting_id, day, present, attended, sealed, by, at))
+        return meeting_id
+
+    def close_case(self, case_id: UUID, *, by: str, outcome: str, closed_date: date) -> None:
+        """Closes the case with its outcome."""
+        self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at))
+
+    def erase_personal_data(self, case_id: UUID, *, by: str) -> None:
+        """Erases the participant's personal data: records the erasure, then deletes the key and lookup hash.
+
+        The event goes first so that a crash in between leaves a case marked erased whose key a retry deletes;
+        never a deleted key on a case that still claims to be readable.
+        """
+        case = self.get_case(case_id)
+        if not case.is_erased:
+            self._change(case_id, lambda case, at: case.erase_personal_data(by, at))
+        self.vault.erase(case_id)
+
+
+def _party(value: str, field: str) -> Party:
+    try:
+        return Party(value)
+    except ValueError:
+        raise InvalidCommand(field, f"unknown party {value!r}; use one of FK, AF, REGION, KOMMUN, SF") from None
+
+
+def _grants(items: Iterable[GrantSpec]) -> tuple[Any, ...]:
+    specs = [(_party(str(a), "grants.from"), _party(str(b), "grants.to"), list(c)) for a, b, c in items]
+    for _, _, categories in specs:
+        if not categories:
+            raise InvalidCommand("grants.categories", "name at least one category per grant")
+    return expand_grants(specs)
+
+
+def _require_text(value: str, field: str, max_length: int) -> None:
+    if not value or not value.strip():
+        raise InvalidCommand(field, "must not be blank")
+    if len(value) > max_length:
+        raise InvalidCommand(field, f"must be at most {max_length} characters")

@@ -1,0 +1,625 @@
+"""The participant's shared case as one event-sourced aggregate: the consistency boundary.
+
+Consent lives inside the case, so the gate check and the decision it allows are saved under the same version:
+a decision can never slip in after a withdrawal that was already stored. Free text and identity arrive here
+already sealed (encrypted per participant) by the application service; the case only keeps the tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypedDict, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from consent import (
+    NOT_OWN_CATEGORY,
+    Consent,
+    ConsentRef,
+    Grant,
+    GrantState,
+    Party,
+    Refused,
+    expand_grants,
+    may_record,
+)
+from coordination.errors import Conflict, ConsentRequired, InvalidCommand, NotFound, NotPermitted
+
+Sealed = str  # an encrypted token made by the PersonalDataVault; opaque to the domain
+
+OUTCOMES = ("work", "studies", "other_support", "moved", "declined", "error")
+
+
+@dataclass
+class DecisionState:
+    """An agency decision as the case holds it, with its status after corrections and retractions."""
+
+    id: UUID
+    agency: Party
+    category: str
+    decision_type: str
+    effective_date: date
+    summary: Sealed
+    source_ref: str
+    attributes: dict[str, Any]
+    recorded_at: datetime
+    recorded_by: str
+    allowed_by: ConsentRef | None
+    corrects: UUID | None = None
+    status: str = "active"  # active | corrected | retracted
+    corrected_by: UUID | None = None
+    retraction_reason: Sealed | None = None
+    retracted_at: datetime | None = None
+
+
+@dataclass
+class Referral:
+    """Who referred the participant, why, and which parties' support is needed."""
+
+    remittent: Party
+    reason: Sealed
+    received_date: date
+    needs: tuple[Party, ...]
+    recorded_at: datetime
+
+
+@dataclass
+class PlanStep:
+    """One step of the handlingsplan, owned by a party, with a due date."""
+
+    agency: Party
+    description: Sealed
+    due: date
+
+
+@dataclass
+class Plan:
+    """A version of the handlingsplan."""
+
+    version: int
+    goals: tuple[Sealed, ...]
+    steps: tuple[PlanStep, ...]
+    recorded_at: datetime
+
+
+@dataclass
+class Intervention:
+    """An insats: a joint effort with a provider, a start and (once ended) an end."""
+
+    id: UUID
+    kind: str
+    start_date: date
+    provider_agency: Party
+    end_date: date | None = None
+    end_reason: Sealed | None = None
+
+
+@dataclass
+class Meeting:
+    """An avstämning or other joint meeting; `attended` False records a missed appointment."""
+
+    id: UUID
+    date: date
+    agencies_present: tuple[Party, ...]
+    attended: bool
+    notes: Sealed | None
+    recorded_at: datetime
+
+
+@dataclass
+class Closure:
+    """The case's end (avslut) and its outcome."""
+
+    outcome: str
+    closed_date: date
+    recorded_at: datetime
+
+
+class DecisionFields(TypedDict):
+    """The stored attributes of a DecisionRecorded or DecisionCorrected event."""
+
+    decision_id: UUID
+    agency: str
+    category: str
+    decision_type: str
+    effective_date: date
+    summary: Sealed
+    source_ref: str
+    attributes: dict[str, Any]
+    consent_id: UUID | None
+    consent_version: int | None
+    corrects: UUID | None
+    by: str
+    timestamp: datetime
+
+
+def locals_of_event(names: dict[str, Any]) -> dict[str, Any]:
+    """An event method's arguments without `self` (to pass them on as one record)."""
+    return {k: v for k, v in names.items() if k != "self"}
+
+
+def _grant_dicts(grants: tuple[Grant, ...]) -> list[dict[str, str]]:
+    return [{"from": g.discloser.value, "to": g.recipient.value, "category": g.category} for g in grants]
+
+
+def _grants_from(items: list[dict[str, str]]) -> tuple[Grant, ...]:
+    return expand_grants((i["from"], i["to"], [i["category"]]) for i in items)
+
+
+class Case(Aggregate):
+    """A participant's shared case in the samordningsförbund."""
+
+    @event("Enrolled")
+    def __init__(
+        self,
+        id: UUID,  # noqa: A002 - the library's name for the case id, chosen by the application
+        identity: dict[str, Sealed],
+        birth_year: int,
+        gender: str,
+        municipality: str | None,
+        baseline: dict[str, str],
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self.identity: dict[str, Sealed] = dict(identity)
+        self.birth_year = birth_year
+        self.gender = gender
+        self.municipality = municipality
+        self.baseline = dict(baseline)
+        self.enrolled_at = timestamp
+        self.enrolled_by = by
+        self.referral: Referral | None = None
+        self.consents: dict[UUID, Consent] = {}
+        self.consent_guardians: dict[UUID, Sealed | None] = {}
+        self.decisions: dict[UUID, DecisionState] = {}
+        self.source_refs: dict[str, UUID] = {}
+        self.plans: list[Plan] = []
+        self.interventions: dict[UUID, Intervention] = {}
+        self.meetings: list[Meeting] = []
+        self.closure: Closure | None = None
+        self.erased_at: datetime | None = None
+
+    # -- guards -------------------------------------------------------------------------------------------
+
+    @property
+    def is_erased(self) -> bool:
+        """True once the participant's personal data has been erased."""
+        return self.erased_at is not None
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the case has been closed."""
+        return self.closure is not None
+
+    def _require_not_erased(self) -> None:
+        if self.is_erased:
+            raise Conflict("the participant's personal data has been erased; nothing more can be recorded")
+
+    def _require_open(self) -> None:
+        self._require_not_erased()
+        if self.is_closed:
+            raise Conflict("the case is closed; nothing more can be recorded on it")
+
+    def consent(self, consent_id: UUID) -> Consent:
+        """The recorded consent with this id."""
+        try:
+            return self.consents[consent_id]
+        except KeyError:
+            raise NotFound("no such consent for this participant") from None
+
+    def decision(self, decision_id: UUID) -> DecisionState:
+        """The decision with this id."""
+        try:
+            return self.decisions[decision_id]
+        except KeyError:
+            raise NotFound("no such decision for this participant") from None
+
+    def decision_for_source_ref(self, agency: Party, source_ref: str) -> DecisionState | None:
+        """The decision this agency already recorded under `source_ref`, if any (idempotent imports)."""
+        decision_id = self.source_refs.get(f"{agency.value}:{source_ref}")
+        return None if decision_id is None else self.decisions[decision_id]
+
+    # -- referral -------------------------------------------------------------------------------------------
+
+    def receive_referral(
+        self, remittent: Party, reason: Sealed, received_date: date, needs: tuple[Party, ...], by: str, at: datetime
+    ) -> None:
+        """Records the remiss. When the needed parties are named, they must be at least two."""
+        self._require_open()
+        if self.referral is not None:
+            raise Conflict("the participant already has a referral recorded")
+        if needs and len(set(needs)) < 2:  # noqa: PLR2004 - the Finsam rule: support from at least two parties
+            raise InvalidCommand("needs", "a referral must name at least two parties whose support is needed")
+        self._referral_received(
+            remittent=remittent.value,
+            reason=reason,
+            received_date=received_date,
+            needs=[p.value for p in needs],
+            by=by,
+            timestamp=at,
+        )
+
+    @event("ReferralReceived")
+    def _referral_received(
+        self, remittent: str, reason: Sealed, received_date: date, needs: list[str], by: str, timestamp: datetime
+    ) -> None:
+        self.referral = Referral(Party(remittent), reason, received_date, tuple(Party(p) for p in needs), timestamp)
+
+    # -- consent --------------------------------------------------------------------------------------------
+
+    def record_consent(
+        self,
+        consent_id: UUID,
+        grants: tuple[Grant, ...],
+        purpose: Sealed,
+        valid_from: date,
+        valid_until: date,
+        form: str,
+        witness: Sealed | None,
+        document_ref: str | None,
+        guardian: Sealed | None,
+        by: str,
+        at: datetime,
+    ) -> ConsentRef:
+        """Records a consent the application has already validated (consent_problems)."""
+        self._require_not_erased()
+        if consent_id in self.consents:
+            raise Conflict("a consent with this id is already recorded")
+        self._consent_recorded(
+            consent_id=consent_id,
+            grants=_grant_dicts(grants),
+            purpose=purpose,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            form=form,
+            witness=witness,
+            document_ref=document_ref,
+            guardian=guardian,
+            by=by,
+            timestamp=at,
+        )
+        return ConsentRef(consent_id, 1)
+
+    @event("ConsentRecorded")
+    def _consent_recorded(
+        self,
+        consent_id: UUID,
+        grants: list[dict[str, str]],
+        purpose: Sealed,
+        valid_from: date,
+        valid_until: date,
+        form: str,
+        witness: Sealed | None,
+        document_ref: str | None,
+        guardian: Sealed | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self.consents[consent_id] = Consent(
+            id=consent_id,
+            version=1,
+            grants=tuple(GrantState(g) for g in _grants_from(grants)),
+            purpose=purpose,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            form="oral" if form == "oral" else "written",
+            recorded_at=timestamp,
+            witness=witness,
+            document_ref=document_ref,
+            guardian_named=guardian is not None,
+        )
+        self.consent_guardians[consent_id] = guardian
+
+    def withdraw_consent(
+        self, consent_id: UUID, grants: tuple[Grant, ...] | None, reason: Sealed | None, by: str, at: datetime
+    ) -> ConsentRef:
+        """Withdraws the whole consent (grants None) or the named grants, effective at `at`."""
+        self._require_not_erased()
+        consent = self.consent(consent_id)
+        if grants is not None:
+            if not grants:
+                raise InvalidCommand("grants", "name the grants to withdraw, or leave grants out to withdraw all")
+            unknown = consent.unknown_grants(grants)
+            if unknown:
+                raise InvalidCommand(
+                    "grants", f"the consent has no grant {unknown[0].describe()}; name one of its own grants"
+                )
+        self._consent_withdrawn(
+            consent_id=consent_id,
+            grants=None if grants is None else _grant_dicts(grants),
+            reason=reason,
+            by=by,
+            timestamp=at,
+        )
+        return ConsentRef(consent_id, self.consents[consent_id].version)
+
+    @event("ConsentWithdrawn")
+    def _consent_withdrawn(
+        self,
+        consent_id: UUID,
+        grants: list[dict[str, str]] | None,
+        reason: Sealed | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        chosen = None if grants is None else _grants_from(grants)
+        self.consents[consent_id] = self.consents[consent_id].withdraw(chosen, timestamp)
+
+    # -- agency decisions -----------------------------------------------------------------------------------
+
+    def _gate(self, agency: Party, category: str, at: datetime) -> ConsentRef | None:
+        verdict = may_record(self.consents.values(), agency, category, at)
+        if isinstance(verdict, Refused):
+            if verdict.reason == NOT_OWN_CATEGORY:
+                raise NotPermitted(f"{agency.value} records decisions only in its own category, not {category!r}")
+            raise ConsentRequired(verdict.missing, verdict.reason)
+        return verdict.consent
+
+    def record_decision(
+        self,
+        decision_id: UUID,
+        agency: Party,
+        category: str,
+        decision_type: str,
+        effective_date: date,
+        summary: Sealed,
+        source_ref: str,
+        attributes: dict[str, Any],
+        by: str,
+        at: datetime,
+        corrects: UUID | None = None,
+    ) -> tuple[UUID, bool]:
+        """Adds an agency decision if the gate allows it now. Returns (id, created); a known source_ref
+        returns the first decision's id and records nothing."""
+        existing = self.decision_for_source_ref(agency, source_ref)
+        if existing is not None:
+            return existing.id, False
+        self._require_open()
+        if corrects is not None:
+            original = self.decision(corrects)
+            if original.agency != agency:
+                raise NotPermitted("only the agency that recorded a decision can correct it")
+            if original.status != "active":
+                raise Conflict(
+                    f"the decision is {original.status}; correct its current version instead"
+                    if original.status == "corrected"
+                    else "a retracted decision cannot be corrected"
+                )
+        allowed_by = self._gate(agency, category, at)
+        fields = DecisionFields(
+            decision_id=decision_id,
+            agency=agency.value,
+            category=category,
+            decision_type=decision_type,
+            effective_date=effective_date,
+            summary=summary,
+            source_ref=source_ref,
+            attributes=attributes,
+            consent_id=None if allowed_by is None else allowed_by.consent_id,
+            consent_version=None if allowed_by is None else allowed_by.version,
+            corrects=corrects,
+            by=by,
+            timestamp=at,
+        )
+        if corrects is None:
+            self._decision_recorded(**fields)
+        else:
+            self._decision_corrected(**fields)
+        return decision_id, True
+
+    def _add_decision(self, fields: DecisionFields) -> None:
+        consent_id = fields["consent_id"]
+        decision = DecisionState(
+            id=fields["decision_id"],
+            agency=Party(fields["agency"]),
+            category=fields["category"],
+            decision_type=fields["decision_type"],
+            effective_date=fields["effective_date"],
+            summary=fields["summary"],
+            source_ref=fields["source_ref"],
+            attributes=dict(fields["attributes"]),
+            recorded_at=fields["timestamp"],
+            recorded_by=fields["by"],
+            allowed_by=None if consent_id is None else ConsentRef(consent_id, fields["consent_version"] or 1),
+            corrects=fields["corrects"],
+        )
+        self.decisions[decision.id] = decision
+        self.source_refs[f"{decision.agency.value}:{decision.source_ref}"] = decision.id
+        if decision.corrects is not None:
+            original = self.decisions[decision.corrects]
+            original.status = "corrected"
+            original.corrected_by = decision.id
+
+    @event("DecisionRecorded")
+    def _decision_recorded(
+        self,
+        decision_id: UUID,
+        agency: str,
+        category: str,
+        decision_type: str,
+        effective_date: date,
+        summary: Sealed,
+        source_ref: str,
+        attributes: dict[str, Any],
+        consent_id: UUID | None,
+        consent_version: int | None,
+        corrects: UUID | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self._add_decision(cast(DecisionFields, locals_of_event(locals())))
+
+    @event("DecisionCorrected")
+    def _decision_corrected(
+        self,
+        decision_id: UUID,
+        agency: str,
+        category: str,
+        decision_type: str,
+        effective_date: date,
+        summary: Sealed,
+        source_ref: str,
+        attributes: dict[str, Any],
+        consent_id: UUID | None,
+        consent_version: int | None,
+        corrects: UUID | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self._add_decision(cast(DecisionFields, locals_of_event(locals())))
+
+    def retract_decision(self, decision_id: UUID, agency: Party, reason: Sealed, by: str, at: datetime) -> None:
+        """Retracts a decision (makulering): it stays in the history, marked retracted, and is no longer shown
+        as in force. Only the recording agency may retract; retracting discloses nothing, so needs no consent."""
+        self._require_not_erased()
+        decision = self.decision(decision_id)
+        if decision.agency != agency:
+            raise NotPermitted("only the agency that recorded a decision can retract it")
+        if decision.status == "retracted":
+            raise Conflict("the decision is already retracted")
+        if decision.status == "corrected":
+            raise Conflict("the decision has been corrected; retract its current version instead")
+        self._decision_retracted(decision_id=decision_id, reason=reason, by=by, timestamp=at)
+
+    @event("DecisionRetracted")
+    def _decision_retracted(self, decision_id: UUID, reason: Sealed, by: str, timestamp: datetime) -> None:
+        decision = self.decisions[decision_id]
+        decision.status = "retracted"
+        decision.retraction_reason = reason
+        decision.retracted_at = timestamp
+
+    # -- plan, interventions, meetings, closure --------------------------------------------------------------
+
+    def revise_plan(self, goals: tuple[Sealed, ...], steps: tuple[PlanStep, ...], by: str, at: datetime) -> int:
+        """Records a new version of the handlingsplan; returns its version number."""
+        self._require_open()
+        if not goals and not steps:
+            raise InvalidCommand("goals", "a plan needs at least one goal or step")
+        self._plan_revised(
+            plan_version=len(self.plans) + 1,
+            goals=list(goals),
+            steps=[{"agency": s.agency.value, "description": s.description, "due": s.due} for s in steps],
+            by=by,
+            timestamp=at,
+        )
+        return len(self.plans)
+
+    @event("PlanRevised")
+    def _plan_revised(
+        self, plan_version: int, goals: list[Sealed], steps: list[dict[str, Any]], by: str, timestamp: datetime
+    ) -> None:
+        self.plans.append(
+            Plan(
+                plan_version,
+                tuple(goals),
+                tuple(PlanStep(Party(s["agency"]), s["description"], s["due"]) for s in steps),
+                timestamp,
+            )
+        )
+
+    def start_intervention(
+        self, intervention_id: UUID, kind: str, start_date: date, provider_agency: Party, by: str, at: datetime
+    ) -> None:
+        """Starts an insats."""
+        self._require_open()
+        self._intervention_started(
+            intervention_id=intervention_id,
+            kind=kind,
+            start_date=start_date,
+            provider_agency=provider_agency.value,
+            by=by,
+            timestamp=at,
+        )
+
+    @event("InterventionStarted")
+    def _intervention_started(
+        self, intervention_id: UUID, kind: str, start_date: date, provider_agency: str, by: str, timestamp: datetime
+    ) -> None:
+        self.interventions[intervention_id] = Intervention(intervention_id, kind, start_date, Party(provider_agency))
+
+    def end_intervention(
+        self, intervention_id: UUID, end_date: date, reason: Sealed | None, by: str, at: datetime
+    ) -> None:
+        """Ends an insats; the end may not be before its start."""
+        self._require_not_erased()
+        try:
+            intervention = self.interventions[intervention_id]
+        except KeyError:
+            raise NotFound("no such intervention for this participant") from None
+        if intervention.end_date is not None:
+            raise Conflict("the intervention has already ended")
+        if end_date < intervention.start_date:
+            raise InvalidCommand("end_date", "the end date is before the intervention's start date")
+        self._intervention_ended(intervention_id=intervention_id, end_date=end_date, reason=reason, by=by, timestamp=at)
+
+    @event("InterventionEnded")
+    def _intervention_ended(
+        self, intervention_id: UUID, end_date: date, reason: Sealed | None, by: str, timestamp: datetime
+    ) -> None:
+        intervention = self.interventions[intervention_id]
+        intervention.end_date = end_date
+        intervention.end_reason = reason
+
+    def record_meeting(
+        self,
+        meeting_id: UUID,
+        day: date,
+        agencies_present: tuple[Party, ...],
+        attended: bool,
+        notes: Sealed | None,
+        by: str,
+        at: datetime,
+    ) -> None:
+        """Records a joint meeting, or a missed appointment when the participant did not attend."""
+        self._require_open()
+        self._meeting_recorded(
+            meeting_id=meeting_id,
+            date=day,
+            agencies_present=[p.value for p in agencies_present],
+            attended=attended,
+            notes=notes,
+            by=by,
+            timestamp=at,
+        )
+
+    @event("MeetingRecorded")
+    def _meeting_recorded(
+        self,
+        meeting_id: UUID,
+        date: date,
+        agencies_present: list[str],
+        attended: bool,
+        notes: Sealed | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self.meetings.append(
+            Meeting(meeting_id, date, tuple(Party(p) for p in agencies_present), attended, notes, timestamp)
+        )
+
+    def close(self, outcome: str, closed_date: date, by: str, at: datetime) -> None:
+        """Closes the case (avslut) with its outcome."""
+        self._require_open()
+        if outcome not in OUTCOMES:
+            raise InvalidCommand("outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
+        if self.referral is not None and closed_date < self.referral.received_date:
+            raise InvalidCommand("closed_date", "the case cannot close before its referral was received")
+        self._closed(outcome=outcome, closed_date=closed_date, by=by, timestamp=at)
+
+    @event("CaseClosed")
+    def _closed(self, outcome: str, closed_date: date, by: str, timestamp: datetime) -> None:
+        self.closure = Closure(outcome, closed_date, timestamp)
+
+    # -- erasure -------------------------------------------------------------------------------------------
+
+    def erase_personal_data(self, by: str, at: datetime) -> None:
+        """Marks the participant's personal data erased; the application deletes the key that opens it."""
+        self._require_not_erased()
+        self._personal_data_erased(by=by, timestamp=at)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, by: str, timestamp: datetime) -> None:
+        self.erased_at = timestamp
+        self.identity = {}

@@ -1,0 +1,37 @@
+"""What the coordination service needs from the outside, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+
+class PersonalDataVault(Protocol):
+    """Per-participant encryption of identity and free text, and the keyed-hash personnummer lookup.
+
+    Erasing a participant deletes its data key and lookup hash: every token sealed for it becomes unreadable.
+    """
+
+    def lookup_hash(self, personnummer_digits: str) -> str:
+        """A keyed hash (HMAC) of the normalised 12-digit number: the only form in which it is stored."""
+        ...
+
+    def provision(self, participant_id: UUID, lookup_hash: str) -> None:
+        """Creates the participant's data key and lookup entry; raises AlreadyEnrolled when the hash is taken."""
+        ...
+
+    def find(self, lookup_hash: str) -> UUID | None:
+        """The participant enrolled under this lookup hash, if any."""
+        ...
+
+    def seal(self, participant_id: UUID, text: str) -> str:
+        """Encrypts text with the participant's data key; raises LookupError when there is no key."""
+        ...
+
+    def unseal(self, participant_id: UUID, token: str) -> str | None:
+        """Decrypts a token; None once the participant's key has been erased."""
+        ...
+
+    def erase(self, participant_id: UUID) -> None:
+        """Deletes the participant's data key and lookup hash (idempotent)."""
+        ...
