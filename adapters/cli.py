@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters.audit_export import FORMATS, build_manifest, lines, verify_export
+from adapters.auth import Unauthenticated, issue_token
 from adapters.demo import create_demo_cases
+from adapters.disclosure_log import EXPORT, Actor, DisclosureLog, EntryDraft, LogFilter
 from adapters.logging import configure_logging
-from adapters.settings import Settings, SettingsError, new_key
+from adapters.settings import SECRET_NAMES, Settings, SettingsError, new_key
+from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseUrlError, open_storage
-from projections import cases_by_year_and_gender
+from projections import cases_by_year_and_gender, enrolled_case_ids
 
 app = typer.Typer(no_args_is_help=True, help="Samverkan: the coordination service for samordningsförbund.")
 console = Console(stderr=True)
@@ -31,9 +40,9 @@ def _settings() -> Settings:
 
 @app.command()
 def keygen() -> None:
-    """Prints fresh keys for SAMVERKAN_MASTER_KEY and SAMVERKAN_LOOKUP_KEY (store them in your secret store)."""
-    typer.echo(f"SAMVERKAN_MASTER_KEY={new_key()}")
-    typer.echo(f"SAMVERKAN_LOOKUP_KEY={new_key()}")
+    """Prints fresh production secrets as environment lines (store them in your secret store, not in git)."""
+    for name in SECRET_NAMES:
+        typer.echo(f"SAMVERKAN_{name.upper()}={new_key()}")
 
 
 @app.command()
@@ -77,6 +86,152 @@ def demo(
     ]:
         table.add_row(label, str(value))
     Console().print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL; SQLite works best with 1).")] = 1,
+    demo_participants: Annotated[
+        int, typer.Option(help="Create this many demo participants first when the database has none (0: never).")
+    ] = 0,
+    print_tokens: Annotated[bool, typer.Option(help="Print a development token per role at start.")] = False,
+) -> None:
+    """Runs the HTTP API (OpenAPI at /docs). Storage from SAMVERKAN_DATABASE_URL."""
+    import uvicorn
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if demo_participants:
+        with open_storage(settings) as storage:
+            if not any(True for _ in enrolled_case_ids(storage.service.recorder)):
+                console.print(f"Skapar {demo_participants} demodeltagare (fiktiva personer) ...")
+                create_demo_cases(storage.service, demo_participants)
+    url = f"http://{host}:{port}"
+    console.print(f"Samverkan lyssnar på {url}  (API-dokumentation: {url}/docs)")
+    if print_tokens:
+        if settings.token_key is None:
+            console.print("[yellow]No development token secret in production: use your identity provider.[/yellow]")
+        else:
+            for sub, agency, role in DEMO_USERS:
+                token_text = issue_token(settings.token_key, sub=sub, agency=agency, role=role, ttl="12h")
+                console.print(f"[bold]{role} ({agency})[/bold]: {token_text}", soft_wrap=True)
+    uvicorn.run(
+        "adapters.http.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+DEMO_USERS = [
+    ("samordnare-demo", "SF", "samordnare"),
+    ("handlaggare-fk", "FK", "handlaggare"),
+    ("handlaggare-af", "AF", "handlaggare"),
+    ("handlaggare-region", "REGION", "handlaggare"),
+    ("handlaggare-kommun", "KOMMUN", "handlaggare"),
+    ("granskare-demo", "SF", "granskare"),
+    ("admin-demo", "SF", "admin"),
+]
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="The user's id (a pseudonymous subject, not a name).")],
+    agency: Annotated[str, typer.Option(help="FK, AF, REGION, KOMMUN or SF.")],
+    role: Annotated[str, typer.Option(help="samordnare, handlaggare, granskare or admin.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 8h, 30m, 2d.")] = "8h",
+) -> None:
+    """Prints a development bearer token signed with the configured secret."""
+    settings = _settings()
+    if settings.token_key is None:
+        console.print(
+            "[red]No development token secret:[/red] set SAMVERKAN_TOKEN_SECRET, or use your identity provider."
+        )
+        raise typer.Exit(2)
+    try:
+        typer.echo(issue_token(settings.token_key, sub=sub, agency=agency, role=role, name=name, ttl=ttl))
+    except (Unauthenticated, ValueError) as error:
+        console.print(f"[red]Cannot make that token:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The disclosure log: export and verify.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path | None, typer.Option(help="Verify this exported file instead of the live log.")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="The export's manifest (JSON), checked with the file.")] = None,
+) -> None:
+    """Checks the live log (or an exported file): every hash and link. Names the first bad entry; exit 1 if any."""
+    if file is not None:
+        fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
+        manifest_data = json.loads(manifest.read_text()) if manifest else None
+        result = verify_export(file.read_text(encoding="utf-8"), fmt, manifest_data)
+    else:
+        settings = _settings()
+        with open_storage(settings) as storage:
+            result = DisclosureLog(storage.service.factory.datastore).verify()  # type: ignore[attr-defined]
+    typer.echo(json.dumps(result.as_dict()))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="Folder to write the export and its manifest into.")] = Path("exports"),
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    participant: Annotated[str | None, typer.Option(help="Only this participant (UUID).")] = None,
+    agency: Annotated[str | None, typer.Option(help="Only users of this agency.")] = None,
+    user: Annotated[str | None, typer.Option(help="Only this user id.")] = None,
+) -> None:
+    """Writes the disclosure log (filtered) and a signed manifest, with a progress bar."""
+    if fmt not in FORMATS:
+        console.print("[red]--format must be jsonl or csv[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    with open_storage(settings) as storage:
+        log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
+        entry = log.append(
+            EntryDraft(
+                EXPORT,
+                Actor(f"cli:{getpass.getuser()}", "SF", "granskare"),
+                "cli",
+                "granskning",
+                details={"format": fmt, "participant": participant, "agency": agency, "user": user},
+            )
+        )
+        where = LogFilter(UUID(participant) if participant else None, agency, user, None, None, entry["seq"])
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"disclosures-{entry['seq']}.{fmt}"
+        with (
+            target.open("w", encoding="utf-8", newline="") as handle,
+            Progress(
+                TextColumn("Exporterar utlämnandeloggen"), BarColumn(), MofNCompleteColumn(), console=console
+            ) as bar,
+        ):
+            task = bar.add_task("export", total=entry["seq"])
+            for line in lines(_advancing(log.entries(where), lambda e: bar.update(task, completed=e["seq"])), fmt):
+                handle.write(line)
+            bar.update(task, completed=entry["seq"])
+        signed = build_manifest(log.entries(where), where, fmt, ManifestSigner(settings.audit_key))
+        (out / f"{target.name}.manifest.json").write_text(json.dumps(signed, indent=2))
+    typer.echo(f"{target} ({signed['count']} entries) and {target.name}.manifest.json")
+
+
+def _advancing(
+    entries: Iterator[dict[str, object]], tick: Callable[[dict[str, object]], None]
+) -> Iterator[dict[str, object]]:
+    for entry in entries:
+        tick(entry)
+        yield entry
 
 
 def main() -> None:

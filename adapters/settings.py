@@ -50,36 +50,63 @@ class Settings(BaseSettings):
     db_pool_max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=2_000, ge=0)
 
+    # Tokens: development tokens are HS256 with token_secret; production verifies the identity provider's
+    # RS256/ES256 tokens with a public key (PEM) or a JWKS file.
+    token_secret: str | None = None
+    token_public_key_file: Path | None = None
+    token_jwks_file: Path | None = None
+    token_issuer: str | None = None
+    token_audience: str | None = None
+    # Signs audit export manifests (Ed25519, base64 of the 32-byte private seed).
+    audit_signing_key: str | None = None
+    log_level: str = "INFO"
+
     @cached_property
     def keys(self) -> tuple[bytes, bytes]:
         """(master key, lookup key): from the environment, or in development from the key file."""
-        if self.master_key and self.lookup_key:
-            return (
-                _decode_key("SAMVERKAN_MASTER_KEY", self.master_key, 32),
-                _decode_key("SAMVERKAN_LOOKUP_KEY", self.lookup_key, 32),
-            )
+        return (
+            self._secret("master_key", self.master_key),
+            self._secret("lookup_key", self.lookup_key),
+        )
+
+    @cached_property
+    def token_key(self) -> bytes | None:
+        """The HS256 secret for development tokens; None in production unless explicitly set."""
+        if self.token_secret is None and self.env == "production":
+            return None
+        return self._secret("token_secret", self.token_secret)
+
+    @cached_property
+    def audit_key(self) -> bytes:
+        """The Ed25519 seed that signs export manifests."""
+        return self._secret("audit_signing_key", self.audit_signing_key)
+
+    def _secret(self, name: str, value: str | None) -> bytes:
+        variable = f"SAMVERKAN_{name.upper()}"
+        if value:
+            return _decode_key(variable, value, 32)
         if self.env == "production":
-            raise SettingsError(
-                "SAMVERKAN_MASTER_KEY and SAMVERKAN_LOOKUP_KEY must be set in production "
-                "(make them with: samverkan keygen)"
-            )
-        return _development_keys(self.key_file)
+            raise SettingsError(f"{variable} must be set in production (make one with: samverkan keygen)")
+        return _decode_key(f"{name} in {self.key_file}", _development_secrets(self.key_file)[name], 32)
 
 
-def _development_keys(path: Path) -> tuple[bytes, bytes]:
-    """Keys kept in a local file (mode 600) so a development database stays readable across restarts."""
-    if not path.exists():
-        fresh = {name: base64.b64encode(secrets.token_bytes(32)).decode() for name in ("master_key", "lookup_key")}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+SECRET_NAMES = ("master_key", "lookup_key", "token_secret", "audit_signing_key")
+
+
+def _development_secrets(path: Path) -> dict[str, str]:
+    """Secrets kept in a local file (mode 600) so a development database stays readable across restarts."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in SECRET_NAMES if name not in stored]
+    if missing:
+        stored.update({name: new_key() for name in missing})
+        temporary = path.with_name(path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            json.dump(fresh, handle)
-    stored = json.loads(path.read_text())
-    return (
-        _decode_key(f"master_key in {path}", stored["master_key"], 32),
-        _decode_key(f"lookup_key in {path}", stored["lookup_key"], 32),
-    )
+            json.dump(stored, handle)
+        os.replace(temporary, path)
+    return stored
 
 
 def new_key() -> str:
-    """A fresh base64 key for SAMVERKAN_MASTER_KEY or SAMVERKAN_LOOKUP_KEY."""
+    """A fresh base64 key of 32 random bytes."""
     return base64.b64encode(secrets.token_bytes(32)).decode()

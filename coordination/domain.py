@@ -92,6 +92,7 @@ class Intervention:
     kind: str
     start_date: date
     provider_agency: Party
+    recorded_at: datetime
     end_date: date | None = None
     end_reason: Sealed | None = None
 
@@ -537,7 +538,9 @@ class Case(Aggregate):
     def _intervention_started(
         self, intervention_id: UUID, kind: str, start_date: date, provider_agency: str, by: str, timestamp: datetime
     ) -> None:
-        self.interventions[intervention_id] = Intervention(intervention_id, kind, start_date, Party(provider_agency))
+        self.interventions[intervention_id] = Intervention(
+            intervention_id, kind, start_date, Party(provider_agency), timestamp
+        )
 
     def end_intervention(
         self, intervention_id: UUID, end_date: date, reason: Sealed | None, by: str, at: datetime

@@ -42,6 +42,8 @@ def fixed_keys() -> dict[str, str]:
     return {
         "master_key": base64.b64encode(b"m" * 32).decode(),
         "lookup_key": base64.b64encode(b"l" * 32).decode(),
+        "token_secret": base64.b64encode(b"t" * 32).decode(),
+        "audit_signing_key": base64.b64encode(b"a" * 32).decode(),
     }
 
 

@@ -1,0 +1,369 @@
+"""The disclosure log: an append-only, hash-chained record of every disclosure and refusal.
+
+Each entry's `hash` is SHA-256 over its canonical JSON encoding, which includes `seq` and the previous entry's
+hash (`prev_hash`). Appends are serialised on a one-row head table (row lock on PostgreSQL, the write lock on
+SQLite), so the chain never forks; the primary key on `seq` would refuse a fork anyway. UPDATE, DELETE (and on
+PostgreSQL, TRUNCATE) are refused by triggers in the database itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from psycopg import sql
+
+GENESIS_HASH = "0" * 64
+PAGE = 1_000
+
+# Kinds of entry.
+VIEW = "view"
+VIEW_REFUSED = "view-refused"
+RECORDING_REFUSED = "recording-refused"
+CONSENTS_READ = "consents-read"
+SEARCH = "search"
+EXTRACT = "extract"
+EXPORT = "export"
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """One item shown to the reader: which event, whose, of what category, under which consent (None: own)."""
+
+    event_id: object  # a UUID, or a stable key for a coordination item
+    agency: str
+    category: str
+    consent_id: UUID | None
+    consent_version: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": str(self.event_id),
+            "agency": self.agency,
+            "category": self.category,
+            "consent_id": None if self.consent_id is None else str(self.consent_id),
+            "consent_version": self.consent_version,
+        }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: the user id (pseudonymous subject), the user's agency and role. Never a name."""
+
+    user_id: str
+    agency: str
+    role: str
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """What a caller appends; the log adds seq, recorded_at, prev_hash and hash."""
+
+    kind: str
+    actor: Actor
+    request_id: str
+    purpose: str
+    participant_id: UUID | None = None
+    disclosed: Sequence[Disclosed] = ()
+    outcome: str = "disclosed"  # disclosed | refused
+    reason: str | None = None
+    as_of: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """The canonical encoding hashed for an entry: sorted keys, no spaces, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(body: dict[str, Any]) -> str:
+    """SHA-256 over the canonical encoding of an entry without its own hash."""
+    return hashlib.sha256(canonical({k: v for k, v in body.items() if k != "hash"})).hexdigest()
+
+
+def build_body(draft: EntryDraft, seq: int, prev_hash: str, recorded_at: datetime) -> dict[str, Any]:
+    """The entry as stored and exported (without `hash`)."""
+    return {
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "recorded_at": recorded_at.isoformat(),
+        "kind": draft.kind,
+        "user_id": draft.actor.user_id,
+        "agency": draft.actor.agency,
+        "role": draft.actor.role,
+        "participant_id": None if draft.participant_id is None else str(draft.participant_id),
+        "purpose": draft.purpose,
+        "request_id": draft.request_id,
+        "outcome": draft.outcome,
+        "reason": draft.reason,
+        "as_of": None if draft.as_of is None else draft.as_of.isoformat(),
+        "disclosed": [d.as_dict() for d in draft.disclosed],
+        "categories": sorted({d.category for d in draft.disclosed}),
+        "details": draft.details,
+    }
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which entries an export or a manifest covers."""
+
+    participant_id: UUID | None = None
+    agency: str | None = None
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    until_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "participant": None if self.participant_id is None else str(self.participant_id),
+            "agency": self.agency,
+            "user": self.user_id,
+            "from": None if self.since is None else self.since.isoformat(),
+            "to": None if self.until is None else self.until.isoformat(),
+            "until_seq": self.until_seq,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of checking the chain: ok with the number of entries, or the first bad seq and why."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.ok:
+            return {"ok": True, "entries": self.entries}
+        return {"ok": False, "entries": self.entries, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
+
+
+class ChainChecker:
+    """Checks entries one by one, in order: each hash, each link, and that seq runs 1, 2, 3, ... without gaps."""
+
+    def __init__(self, *, contiguous: bool = True) -> None:
+        self.contiguous = contiguous
+        self.count = 0
+        self.last_seq = 0
+        self.last_hash = GENESIS_HASH
+        self.failure: VerifyResult | None = None
+
+    def check(self, body: dict[str, Any], stored_seq: int | None = None) -> bool:
+        """Checks one entry (with its `hash`); False, with `failure` set, at the first bad one."""
+        seq = body.get("seq")
+        where = stored_seq if stored_seq is not None else seq
+        if not isinstance(where, int):
+            return self._fail(self.last_seq + 1, "an entry has no sequence number")
+        if stored_seq is not None and seq != stored_seq:
+            return self._fail(stored_seq, f"entry {stored_seq} holds the content of entry {seq} (rows moved)")
+        if self.contiguous and where != self.last_seq + 1:
+            return self._fail(self.last_seq + 1, f"entry {self.last_seq + 1} is missing (next found: {where})")
+        if not self.contiguous and where <= self.last_seq:
+            return self._fail(where, "entries are out of order")
+        if body.get("hash") != entry_hash(body):
+            return self._fail(where, f"entry {where} was altered: its hash does not match its content")
+        if self.contiguous and body.get("prev_hash") != self.last_hash:
+            return self._fail(where, f"entry {where} does not link to entry {where - 1} (prev_hash differs)")
+        self.count += 1
+        self.last_seq = where
+        self.last_hash = str(body["hash"])
+        return True
+
+    def _fail(self, seq: int, reason: str) -> bool:
+        self.failure = VerifyResult(False, self.count, seq, reason)
+        return False
+
+    def result(self) -> VerifyResult:
+        return self.failure or VerifyResult(True, self.count)
+
+
+class DisclosureLog:
+    """The log table in the service's database (SQLite or PostgreSQL), sharing the event store's connections."""
+
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
+        self.datastore = datastore
+        self.postgres = isinstance(datastore, PostgresDatastore)
+        if self.postgres:
+            assert isinstance(datastore, PostgresDatastore)
+            self.schema = datastore.schema
+            self._create_postgres()
+        else:
+            self._create_sqlite()
+
+    # -- schema --------------------------------------------------------------------------------------------
+
+    def _create_sqlite(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS disclosure_log ("
+                " seq INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, kind TEXT NOT NULL,"
+                " user_id TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL, participant_id TEXT,"
+                " body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+            )
+            cursor.execute(
+                "CREATE INDEX IF NOT EXISTS disclosure_log_participant ON disclosure_log (participant_id, seq)"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS disclosure_log_head ("
+                " id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)"
+            )
+            cursor.execute(f"INSERT OR IGNORE INTO disclosure_log_head VALUES (1, 0, '{GENESIS_HASH}')")  # noqa: S608 - table names and constants only; values are parameters
+            for action in ("UPDATE", "DELETE"):
+                cursor.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS disclosure_log_no_{action.lower()} BEFORE {action} "
+                    "ON disclosure_log BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END"
+                )
+
+    def _create_postgres(self) -> None:
+        ident = {
+            "log": sql.Identifier(self.schema, "disclosure_log"),
+            "head": sql.Identifier(self.schema, "disclosure_log_head"),
+            "fn": sql.Identifier(self.schema, "disclosure_log_append_only"),
+            "idx": sql.Identifier("disclosure_log_participant"),
+        }
+        statements = [
+            "CREATE TABLE IF NOT EXISTS {log} ("
+            " seq bigint PRIMARY KEY, recorded_at timestamptz NOT NULL, kind text NOT NULL,"
+            " user_id text NOT NULL, agency text NOT NULL, role text NOT NULL, participant_id uuid,"
+            " body text NOT NULL, prev_hash text NOT NULL, hash text NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS {idx} ON {log} (participant_id, seq)",
+            "CREATE TABLE IF NOT EXISTS {head} ("
+            " id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)",
+            f"INSERT INTO {{head}} VALUES (1, 0, '{GENESIS_HASH}') ON CONFLICT (id) DO NOTHING",  # noqa: S608 - table names and constants only; values are parameters
+            "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'the disclosure log is append-only'; END $$",
+            "CREATE OR REPLACE TRIGGER disclosure_log_no_change BEFORE UPDATE OR DELETE ON {log}"
+            " FOR EACH ROW EXECUTE FUNCTION {fn}()",
+            "CREATE OR REPLACE TRIGGER disclosure_log_no_truncate BEFORE TRUNCATE ON {log}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
+        ]
+        with self.datastore.transaction(commit=True) as cursor:
+            # Concurrent first starts (several workers) must not race on CREATE OR REPLACE.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan.disclosure_log.schema'))")
+            for statement in statements:
+                cursor.execute(sql.SQL(statement).format(**ident))  # type: ignore[arg-type]
+
+    def _q(self, text: str) -> Any:
+        """A statement for this engine: `{log}`/`{head}` name the tables, `%s` marks parameters."""
+        if self.postgres:
+            return sql.SQL(text).format(
+                log=sql.Identifier(self.schema, "disclosure_log"),
+                head=sql.Identifier(self.schema, "disclosure_log_head"),
+            )
+        return text.format(log="disclosure_log", head="disclosure_log_head").replace("%s", "?")
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def append(self, draft: EntryDraft) -> dict[str, Any]:
+        """Appends one entry and returns it (with seq and hash)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:
+                cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1 FOR UPDATE"))
+            else:
+                cursor.execute(self._q("UPDATE {head} SET seq = seq WHERE id = 1"))  # takes the write lock first
+                cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1"))
+            head = cursor.fetchone()
+            last_seq, last_hash = (head["seq"], head["hash"]) if self.postgres else (head[0], head[1])
+            body = build_body(draft, int(last_seq) + 1, str(last_hash), datetime.now(UTC))
+            body["hash"] = entry_hash(body)
+            cursor.execute(
+                self._q(
+                    "INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role, participant_id, body,"
+                    " prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ),
+                (
+                    body["seq"],
+                    body["recorded_at"],
+                    body["kind"],
+                    body["user_id"],
+                    body["agency"],
+                    body["role"],
+                    body["participant_id"],
+                    canonical(body).decode(),
+                    body["prev_hash"],
+                    body["hash"],
+                ),
+            )
+            cursor.execute(self._q("UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"), (body["seq"], body["hash"]))
+        return body
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """(last seq, last hash) as the head table records them."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1"))
+            row = cursor.fetchone()
+        return (int(row["seq"]), str(row["hash"])) if self.postgres else (int(row[0]), str(row[1]))
+
+    def entries(self, where: LogFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Entries in seq order, page by page (constant memory), as stored (with hash)."""
+        for _, body, _ in self._rows(where or LogFilter()):
+            yield body
+
+    def _rows(self, where: LogFilter) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+        conditions, params = ["seq > %s"], []
+        if where.participant_id is not None:
+            conditions.append("participant_id = %s")
+            params.append(where.participant_id if self.postgres else str(where.participant_id))
+        if where.agency is not None:
+            conditions.append("agency = %s")
+            params.append(where.agency)
+        if where.user_id is not None:
+            conditions.append("user_id = %s")
+            params.append(where.user_id)
+        if where.since is not None:
+            conditions.append("recorded_at >= %s")
+            params.append(where.since if self.postgres else where.since.astimezone(UTC).isoformat())
+        if where.until is not None:
+            conditions.append("recorded_at < %s")
+            params.append(where.until if self.postgres else where.until.astimezone(UTC).isoformat())
+        if where.until_seq is not None:
+            conditions.append("seq <= %s")
+            params.append(where.until_seq)
+        query = self._q(
+            "SELECT seq, kind, user_id, agency, role, participant_id, body FROM {log} WHERE "  # noqa: S608 - table names and constants only; values are parameters
+            + " AND ".join(conditions)
+            + f" ORDER BY seq LIMIT {PAGE}"
+        )
+        after = 0
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(query, (after, *params))
+                rows = cursor.fetchall()
+            for row in rows:
+                values = dict(row) if self.postgres else dict(zip(_COLUMNS, row, strict=True))
+                body = json.loads(values["body"])
+                yield int(values["seq"]), body, values
+            if len(rows) < PAGE:
+                return
+            after = int(dict(rows[-1])["seq"] if self.postgres else rows[-1][0])
+
+    def verify(self) -> VerifyResult:
+        """Checks the whole live log: every hash and link, no gaps, columns matching content, head at the end."""
+        checker = ChainChecker()
+        for seq, body, columns in self._rows(LogFilter()):
+            if not checker.check(body, stored_seq=seq):
+                return checker.result()
+            for name in ("kind", "user_id", "agency", "role"):
+                if columns[name] != body.get(name):
+                    return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column {name} was altered")
+            stored_participant = None if columns["participant_id"] is None else str(columns["participant_id"])
+            if stored_participant != body.get("participant_id"):
+                return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column participant_id was altered")
+        head_seq, head_hash = self.head()
+        if (head_seq, head_hash) != (checker.last_seq, checker.last_hash):
+            return VerifyResult(False, checker.count, checker.last_seq + 1, "entries at the end of the log are missing")
+        return checker.result()
+
+
+_COLUMNS = ("seq", "kind", "user_id", "agency", "role", "participant_id", "body")

@@ -1,0 +1,61 @@
+"""The FastAPI application: wiring only. Routes live in adapters/http/routes/, errors in problems.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.auth import TokenVerifier
+from adapters.disclosure_log import DisclosureLog
+from adapters.http import problems
+from adapters.http.context import Context
+from adapters.http.middleware import RequestContext
+from adapters.http.routes import audit, case_events, health, participants, reading
+from adapters.settings import Settings
+from adapters.signing import ManifestSigner
+from adapters.storage import Storage, open_storage
+
+
+def build_context(settings: Settings, storage: Storage | None = None) -> Context:
+    """Opens everything a running service needs."""
+    storage = storage or open_storage(settings)
+    datastore = storage.service.factory.datastore  # type: ignore[attr-defined]
+    verifier = TokenVerifier(
+        secret=settings.token_key,
+        public_key_file=settings.token_public_key_file,
+        jwks_file=settings.token_jwks_file,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+    )
+    return Context(settings, storage, DisclosureLog(datastore), verifier, ManifestSigner(settings.audit_key))
+
+
+def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
+    """The HTTP service. With `context`, uses (and leaves open) resources the caller owns."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = context is None
+        app.state.context = context or build_context(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.context.storage.close()
+
+    app = FastAPI(
+        title="Samverkan",
+        version="1",
+        summary="Coordination of participants' shared cases for samordningsförbund (Finsam).",
+        lifespan=lifespan,
+    )
+    if context is not None:
+        app.state.context = context
+    problems.install(app)
+    app.add_middleware(RequestContext)
+    for module in (participants, case_events, reading, audit, health):
+        app.include_router(module.router)
+    return app

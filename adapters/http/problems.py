@@ -1,0 +1,172 @@
+"""The one place that maps errors to RFC 9457 problem responses: stable `type`, a `title`, a `detail` that says
+what to do, and never a stack trace or personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.auth import Unauthenticated
+from coordination import ConsentRequired, DomainError, InvalidCommand
+
+PROBLEM_BASE = "https://samverkan.se/problems/"
+TITLES = {
+    "validation-error": "The request is not valid",
+    "consent-required": "The participant's consent does not allow this",
+    "forbidden": "Not allowed for your role or agency",
+    "not-found": "Not found",
+    "conflict": "Conflicts with the current state",
+    "unauthenticated": "Sign in: a valid bearer token is required",
+    "unavailable": "The service cannot reach its storage right now",
+    "payload-too-large": "The request body is too large",
+    "method-not-allowed": "Method not allowed",
+}
+STATUS = {
+    "validation-error": 422,
+    "consent-required": 403,
+    "forbidden": 403,
+    "not-found": 404,
+    "conflict": 409,
+    "unauthenticated": 401,
+    "unavailable": 503,
+    "payload-too-large": 413,
+    "method-not-allowed": 405,
+}
+log = structlog.get_logger("samverkan.http")
+
+
+class Problem(Exception):
+    """An HTTP-level refusal raised by the adapters (roles, missing resources, bad parameters)."""
+
+    def __init__(self, kind: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(kind: str, detail: str, request: Request | None = None, **extra: Any) -> JSONResponse:
+    """A problem+json response of the given kind."""
+    status = STATUS[kind]
+    body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="samverkan"'} if status == 401 else {}  # noqa: PLR2004
+    if status == 503:  # noqa: PLR2004
+        headers["Retry-After"] = "5"
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Registers the handlers: domain errors, validation, auth, storage outages, and everything else."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.kind, error.detail, request, **error.extra)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(error, InvalidCommand):
+            extra["errors"] = [{"field": error.field, "message": error.reason}]
+        if isinstance(error, ConsentRequired):
+            missing = error.missing
+            extra["missing_grant"] = {
+                "from": missing.discloser.value,
+                "to": missing.recipient.value,
+                "category": missing.category,
+            }
+        return problem_response(error.kind, error.message, request, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Pydantic's own messages can echo the input (a personnummer, a name): build ours without it.
+        errors = [{"field": _field_name(tuple(e.get("loc", ()))), "message": _message(e)} for e in error.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        detail = f"{first['field']}: {first['message']}"
+        return problem_response("validation-error", detail, request, errors=errors)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(request: Request, error: Unauthenticated) -> JSONResponse:
+        return problem_response("unauthenticated", str(error), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large", 401: "unauthenticated"}.get(
+            error.status_code, "validation-error"
+        )
+        detail = "no such resource" if error.status_code == 404 else str(error.detail)  # noqa: PLR2004
+        return problem_response(kind, detail, request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.warning("storage_unavailable", error_type=type(error).__name__)
+        return problem_response("unavailable", "the database does not answer; try again shortly", request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The type only: exception messages can carry data from the request.
+        log.error("unexpected_error", error_type=type(error).__name__)
+        body = {
+            "type": PROBLEM_BASE + "internal-error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "something went wrong on our side; the request id helps operations find it",
+            "request_id": getattr(request.state, "request_id", None),
+        }
+        return JSONResponse(body, status_code=500, media_type="application/problem+json")
+
+
+def _message(error: Any) -> str:
+    kind = str(error.get("type", ""))
+    messages = {
+        "missing": "is required",
+        "extra_forbidden": "is not a known field",
+        "date_from_datetime_parsing": "must be a date like 2026-03-01",
+        "date_parsing": "must be a real date like 2026-03-01",
+        "date_type": "must be a date like 2026-03-01",
+        "datetime_parsing": "must be an instant like 2026-03-01T12:00:00+01:00",
+        "datetime_from_date_parsing": "must be an instant like 2026-03-01T12:00:00+01:00",
+        "timezone_aware": "must carry a time zone offset",
+        "string_too_long": "is too long",
+        "string_too_short": "must not be empty",
+        "too_long": "has too many items",
+        "too_short": "has too few items",
+        "enum": "is not one of the allowed values",
+        "literal_error": "is not one of the allowed values",
+        "uuid_parsing": "must be a UUID",
+        "uuid_type": "must be a UUID",
+        "json_invalid": "is not valid JSON",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be an object",
+        "model_attributes_type": "must be an object",
+        "int_parsing": "must be a whole number",
+    }
+    if kind in messages:
+        text = messages[kind]
+        expected = (error.get("ctx") or {}).get("expected")
+        return f"{text}: {expected}" if expected and kind in ("enum", "literal_error") else text
+    if kind == "value_error":
+        # Our own validators raise ValueError with messages free of input values.
+        return str((error.get("ctx") or {}).get("error", "is not valid"))
+    return "is not valid"

@@ -1,0 +1,177 @@
+"""Recording on the case: agency decisions (with correction and retraction), referral, plan, insatser,
+meetings and closure."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from adapters.disclosure_log import RECORDING_REFUSED, EntryDraft
+from adapters.http.context import Ctx, Handlaggare, Samordnare, actor, purpose, request_id
+from adapters.http.schemas import (
+    ClosureCreate,
+    Created,
+    DecisionCreate,
+    Done,
+    InterventionCreate,
+    InterventionEnd,
+    MeetingCreate,
+    PlanCreate,
+    PlanCreated,
+    ReferralCreate,
+    RetractionCreate,
+)
+from coordination import ConsentRequired, DecisionOutcome, NotPermitted
+
+router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["case"])
+
+
+def _record(
+    participant_id: UUID,
+    body: DecisionCreate,
+    user: Handlaggare,
+    ctx: Ctx,
+    request: Request,
+    corrects: UUID | None = None,
+) -> DecisionOutcome:
+    try:
+        return ctx.service.record_decision(
+            participant_id,
+            by=user.sub,
+            agency=user.agency.value,
+            category=body.category,
+            decision_type=body.decision_type,
+            effective_date=body.effective_date,
+            summary=body.summary,
+            source_ref=body.source_ref,
+            attributes=body.attributes,
+            corrects=corrects,
+        )
+    except (ConsentRequired, NotPermitted) as refused:
+        # The refusal is logged without the decision's content: only who tried what category, and why.
+        ctx.log.append(
+            EntryDraft(
+                RECORDING_REFUSED,
+                actor(user),
+                request_id(request),
+                purpose(request, user),
+                participant_id=participant_id,
+                outcome="refused",
+                reason=refused.kind,
+                details={"category": body.category, "missing_grant": _missing(refused)},
+            )
+        )
+        raise
+
+
+def _missing(refused: ConsentRequired | NotPermitted) -> str | None:
+    return refused.missing.describe() if isinstance(refused, ConsentRequired) else None
+
+
+@router.post("/decisions", status_code=status.HTTP_201_CREATED, response_model=Created)
+def record_decision(
+    participant_id: UUID, body: DecisionCreate, user: Handlaggare, ctx: Ctx, request: Request, response: Response
+) -> Created:
+    """Records the caller's agency's decision; 200 with the first id when source_ref was already recorded."""
+    outcome = _record(participant_id, body, user, ctx, request)
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    return Created(id=outcome.id)
+
+
+@router.post("/decisions/{decision_id}/correction", status_code=status.HTTP_201_CREATED, response_model=Created)
+def correct_decision(
+    participant_id: UUID,
+    decision_id: UUID,
+    body: DecisionCreate,
+    user: Handlaggare,
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+) -> Created:
+    """Records a corrected version of the agency's own decision; the original is marked corrected."""
+    outcome = _record(participant_id, body, user, ctx, request, corrects=decision_id)
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    return Created(id=outcome.id)
+
+
+@router.post("/decisions/{decision_id}/retraction", response_model=Done)
+def retract_decision(
+    participant_id: UUID, decision_id: UUID, body: RetractionCreate, user: Handlaggare, ctx: Ctx
+) -> Done:
+    """Retracts the agency's own decision."""
+    ctx.service.retract_decision(participant_id, decision_id, by=user.sub, agency=user.agency.value, reason=body.reason)
+    return Done(id=decision_id)
+
+
+@router.post("/referral", status_code=status.HTTP_201_CREATED, response_model=Done)
+def record_referral(participant_id: UUID, body: ReferralCreate, user: Samordnare, ctx: Ctx) -> Done:
+    """Records the remiss."""
+    ctx.service.record_referral(
+        participant_id,
+        by=user.sub,
+        remittent=body.remittent,
+        reason=body.reason,
+        received_date=body.received_date,
+        needs=body.needs or (),
+    )
+    return Done(id=participant_id)
+
+
+@router.post("/plan", status_code=status.HTTP_201_CREATED, response_model=PlanCreated)
+def revise_plan(participant_id: UUID, body: PlanCreate, user: Samordnare, ctx: Ctx) -> PlanCreated:
+    """Records a new version of the handlingsplan."""
+    version = ctx.service.revise_plan(
+        participant_id,
+        by=user.sub,
+        goals=body.goals,
+        steps=[(s.agency, s.description, s.due) for s in body.steps],
+    )
+    return PlanCreated(version=version)
+
+
+@router.post("/interventions", status_code=status.HTTP_201_CREATED, response_model=Created)
+def start_intervention(participant_id: UUID, body: InterventionCreate, user: Samordnare, ctx: Ctx) -> Created:
+    """Starts an insats."""
+    intervention_id = ctx.service.start_intervention(
+        participant_id,
+        by=user.sub,
+        kind=body.kind,
+        start_date=body.start_date,
+        provider_agency=body.provider_agency,
+    )
+    return Created(id=intervention_id)
+
+
+@router.post("/interventions/{intervention_id}/end", response_model=Done)
+def end_intervention(
+    participant_id: UUID, intervention_id: UUID, body: InterventionEnd, user: Samordnare, ctx: Ctx
+) -> Done:
+    """Ends an insats."""
+    ctx.service.end_intervention(
+        participant_id, intervention_id, by=user.sub, end_date=body.end_date, reason=body.reason
+    )
+    return Done(id=intervention_id)
+
+
+@router.post("/meetings", status_code=status.HTTP_201_CREATED, response_model=Created)
+def record_meeting(participant_id: UUID, body: MeetingCreate, user: Samordnare, ctx: Ctx) -> Created:
+    """Records a meeting (avstämning), or a missed appointment with attended false."""
+    meeting_id = ctx.service.record_meeting(
+        participant_id,
+        by=user.sub,
+        day=body.date,
+        agencies_present=body.agencies_present,
+        attended=body.attended,
+        notes=body.notes,
+    )
+    return Created(id=meeting_id)
+
+
+@router.post("/closure", response_model=Done)
+def close_case(participant_id: UUID, body: ClosureCreate, user: Samordnare, ctx: Ctx) -> Done:
+    """Closes the case (avslut) with its outcome."""
+    ctx.service.close_case(participant_id, by=user.sub, outcome=body.outcome, closed_date=body.closed_date)
+    return Done(id=participant_id)

@@ -1,0 +1,244 @@
+"""Request and response bodies (`XCreate` in, `XPublic` out). Strict: unknown fields and wrong types are 422."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+
+from consent import is_known_category
+from coordination import OUTCOMES
+
+AgencyCode = Literal["FK", "AF", "REGION", "KOMMUN"]
+PartyCode = Literal["FK", "AF", "REGION", "KOMMUN", "SF"]
+OutcomeCode = Literal["work", "studies", "other_support", "moved", "declined", "error"]
+assert set(OutcomeCode.__args__) == set(OUTCOMES)  # type: ignore[attr-defined]
+
+
+def _known_category(value: str) -> str:
+    if not is_known_category(value):
+        raise ValueError(
+            "unknown category; use insurance, employment, health, social or coordination (or a sub-category)"
+        )
+    return value
+
+
+Category = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_category)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.\-åäöÅÄÖ ]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+AttributeValue = str | int | float | bool | None
+
+
+class Body(BaseModel):
+    """Base of request bodies: no unknown fields (pydantic v2 never turns numbers into strings)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Public(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# -- participants ---------------------------------------------------------------------------------------------
+
+
+class Contact(Body):
+    phone: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    email: Annotated[str, Field(min_length=3, max_length=200)] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class Baseline(Body):
+    """Follow-up codes at the start (the national follow-up's variables)."""
+
+    support_before: Code | None = None
+    occupation_before: Code | None = None
+    education_level: Code | None = None
+
+
+class ParticipantCreate(Body):
+    personnummer: Annotated[str, Field(min_length=1, max_length=20)]
+    given_name: ShortText
+    family_name: ShortText
+    municipality: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
+    contact: Contact | None = None
+    baseline: Baseline | None = None
+
+
+class ParticipantSearch(Body):
+    personnummer: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class Created(Public):
+    id: UUID
+
+
+# -- consent ---------------------------------------------------------------------------------------------------
+
+
+class GrantIn(Body):
+    from_: PartyCode = Field(alias="from")
+    to: PartyCode
+    categories: Annotated[list[Category], Field(min_length=1, max_length=10)]
+
+
+class ConsentCreate(Body):
+    grants: Annotated[list[GrantIn], Field(min_length=1, max_length=40)]
+    purpose: Annotated[str, Field(min_length=1, max_length=1000)]
+    valid_from: date
+    valid_until: date
+    form: Literal["written", "oral"]
+    witness: ShortText | None = None
+    document_ref: ShortText | None = None
+    guardian: ShortText | None = None
+
+
+class ConsentCreated(Public):
+    id: UUID
+    version: int
+
+
+class WithdrawalCreate(Body):
+    grants: Annotated[list[GrantIn], Field(min_length=1, max_length=40)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+
+class GrantPublic(Public):
+    from_: str = Field(serialization_alias="from")
+    to: str
+    category: str
+    status: Literal["active", "withdrawn", "pending", "expired"]
+    withdrawn_at: datetime | None
+
+
+class ConsentPublic(Public):
+    id: UUID
+    version: int
+    status: Literal["active", "expired", "withdrawn", "pending"]
+    purpose: str | None
+    valid_from: date
+    valid_until: date
+    form: str
+    witness: str | None
+    document_ref: str | None
+    guardian: str | None
+    recorded_at: datetime
+    grants: list[GrantPublic]
+
+
+class WithdrawalPublic(Public):
+    id: UUID
+    version: int
+    status: str
+
+
+# -- case events -----------------------------------------------------------------------------------------------
+
+
+class DecisionCreate(Body):
+    category: Category
+    decision_type: Code
+    effective_date: date
+    summary: Text
+    source_ref: ShortText
+    attributes: Annotated[dict[Annotated[str, Field(max_length=64)], AttributeValue], Field(max_length=50)] | None = (
+        None
+    )
+
+
+class RetractionCreate(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReferralCreate(Body):
+    remittent: PartyCode
+    reason: Text
+    received_date: date
+    needs: Annotated[list[PartyCode], Field(max_length=5)] | None = None
+
+
+class PlanStepIn(Body):
+    agency: PartyCode
+    description: Annotated[str, Field(min_length=1, max_length=2000)]
+    due: date
+
+
+class PlanCreate(Body):
+    goals: Annotated[list[Annotated[str, Field(min_length=1, max_length=2000)]], Field(max_length=50)] = []
+    steps: Annotated[list[PlanStepIn], Field(max_length=100)] = []
+
+
+class PlanCreated(Public):
+    version: int
+
+
+class InterventionCreate(Body):
+    kind: Code
+    start_date: date
+    provider_agency: PartyCode
+
+
+class InterventionEnd(Body):
+    end_date: date
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+
+class MeetingCreate(Body):
+    date: date
+    agencies_present: Annotated[list[PartyCode], Field(max_length=5)]
+    attended: StrictBool
+    notes: Text | None = None
+
+
+class ClosureCreate(Body):
+    outcome: OutcomeCode
+    closed_date: date
+
+
+class Done(Public):
+    ok: bool = True
+    id: UUID | None = None
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+class DecisionPublic(Public):
+    id: UUID
+    agency: str
+    category: str
+    decision_type: str
+    effective_date: date
+    summary: str | None
+    status: str
+    consent_id: UUID | None
+    consent_version: int | None
+    recorded_at: datetime
+    corrects: UUID | None
+    corrected_by: UUID | None
+
+
+class ParticipantPublic(Public):
+    id: UUID
+    personnummer: str | None
+    given_name: str | None
+    family_name: str | None
+    status: Literal["open", "closed", "erased"]
+
+
+class ViewPublic(Public):
+    participant: ParticipantPublic
+    reader: str
+    as_of: datetime | None
+    decisions: list[DecisionPublic]
+    coordination: dict[str, Any] | None
+
+
+class DisclosureExtract(Public):
+    participant_id: UUID
+    entries: list[dict[str, Any]]
