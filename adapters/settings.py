@@ -32,7 +32,7 @@ def _decode_key(name: str, value: str, size: int) -> bytes:
 class Settings(BaseSettings):
     """Samverkan's settings, from SAMVERKAN_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore", env_ignore_empty=True)
 
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///samverkan.db"
