@@ -46,7 +46,8 @@ def jsonl_lines(entries: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def _csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    # CRLF rows (RFC 4180): every field holding \r or \n gets quoted, on every Python version.
+    csv.writer(buffer).writerow(values)
     return buffer.getvalue()
 
 
@@ -72,7 +73,8 @@ def lines(entries: Iterable[dict[str, Any]], fmt: str) -> Iterator[str]:
 def entries_from_text(text: str, fmt: str) -> Iterator[dict[str, Any]]:
     """Parses an export back into entries, exactly as they were hashed."""
     if fmt == "jsonl":
-        for line in text.splitlines():
+        # Split on \n only: JSON strings may hold U+2028 and the like, which splitlines() would cut at.
+        for line in text.split("\n"):
             if line.strip():
                 yield json.loads(line)
         return
@@ -137,9 +139,11 @@ def _manifest(
     return manifest
 
 
-def verify_export(text: str, fmt: str, manifest: dict[str, Any] | None = None) -> VerifyResult:
+def verify_export(
+    text: str, fmt: str, manifest: dict[str, Any] | None = None, trusted_public_key: str | None = None
+) -> VerifyResult:
     """Checks an exported file: every entry's own hash and every link between consecutive entries; with its
-    manifest, also the manifest's signature, the file's SHA-256 and the count."""
+    manifest, also that the manifest is signed by the trusted key, the file's SHA-256 and the count."""
     checker = ChainChecker(contiguous=False)
     for entry in entries_from_text(text, fmt):
         if not checker.check(entry):
@@ -147,11 +151,18 @@ def verify_export(text: str, fmt: str, manifest: dict[str, Any] | None = None) -
     result = checker.result()
     if manifest is None:
         return result
-    problem = _manifest_problem(text, manifest, result.entries)
+    problem = _manifest_problem(text, manifest, result.entries, trusted_public_key)
     return VerifyResult(False, result.entries, None, problem) if problem else result
 
 
-def _manifest_problem(text: str, manifest: dict[str, Any], count: int) -> str | None:
+def _manifest_problem(
+    text: str, manifest: dict[str, Any], count: int, trusted_public_key: str | None
+) -> str | None:
+    # The hashes need no secret: only a signature by the service's own key makes a manifest trustworthy.
+    if trusted_public_key is None:
+        return "no trusted public key to check the manifest's signature against"
+    if manifest.get("public_key") != trusted_public_key:
+        return "the manifest is signed by an unknown key, not the service's audit key"
     unsigned = {k: v for k, v in manifest.items() if k != "signature"}
     if not signature_valid(str(manifest.get("public_key")), canonical(unsigned), str(manifest.get("signature"))):
         return "the manifest's signature does not match its content"

@@ -15,6 +15,7 @@ import jwt
 from consent import AGENCIES, Party
 
 ASYMMETRIC = ["RS256", "ES256"]
+JWK_ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
 
 
 class Role(StrEnum):
@@ -48,8 +49,8 @@ def check_claims(claims: dict[str, Any]) -> User:
         raise Unauthenticated(
             "the token must carry sub, agency (FK, AF, REGION, KOMMUN, SF) and a known role"
         ) from None
-    if not sub.strip():
-        raise Unauthenticated("the token's sub is empty")
+    if not sub.strip() or len(sub) > 200 or not sub.isprintable():  # noqa: PLR2004
+        raise Unauthenticated("the token's sub must be 1-200 printable characters")
     if role == Role.SAMORDNARE and agency != Party.SF:
         raise Unauthenticated("a samordnare belongs to the förbund: agency must be SF")
     if role == Role.HANDLAGGARE and agency not in AGENCIES:
@@ -111,7 +112,11 @@ class TokenVerifier:
         candidates = list(self._keys)
         if self._jwks is not None:
             kid = header.get("kid")
-            candidates += [(k.key, ASYMMETRIC) for k in self._jwks.keys if kid is None or k.key_id == kid]
+            candidates += [
+                (k.key, [JWK_ALGORITHMS.get(k.key_type, "")])
+                for k in self._jwks.keys
+                if kid is None or k.key_id == kid
+            ]
         for key, algorithms in candidates:
             if header.get("alg") not in algorithms:
                 continue
@@ -127,7 +132,8 @@ class TokenVerifier:
                 )
             except jwt.ExpiredSignatureError:
                 raise Unauthenticated("the bearer token has expired") from None
-            except jwt.PyJWTError:
+            except (jwt.PyJWTError, TypeError, ValueError):
+                # Wrong key for this token (or a key of another type): try the next one.
                 continue
             return check_claims(claims)
         raise Unauthenticated("the bearer token is not signed by a trusted key")

@@ -169,12 +169,20 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(
     file: Annotated[Path | None, typer.Option(help="Verify this exported file instead of the live log.")] = None,
     manifest: Annotated[Path | None, typer.Option(help="The export's manifest (JSON), checked with the file.")] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="The service's audit public key (base64); default: the one of the configured key."),
+    ] = None,
 ) -> None:
     """Checks the live log (or an exported file): every hash and link. Names the first bad entry; exit 1 if any."""
     if file is not None:
         fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
         manifest_data = json.loads(manifest.read_text()) if manifest else None
-        result = verify_export(file.read_text(encoding="utf-8"), fmt, manifest_data)
+        if manifest_data is not None and public_key is None:
+            public_key = ManifestSigner(_settings().audit_key).public_key
+        with file.open(encoding="utf-8", newline="") as handle:  # the exact bytes that were hashed
+            text = handle.read()
+        result = verify_export(text, fmt, manifest_data, public_key)
     else:
         settings = _settings()
         with open_storage(settings) as storage:

@@ -333,7 +333,7 @@ class DisclosureLog:
             conditions.append("seq <= %s")
             params.append(where.until_seq)
         query = self._q(
-            "SELECT seq, kind, user_id, agency, role, participant_id, body FROM {log} WHERE "  # noqa: S608 - table names and constants only; values are parameters
+            "SELECT seq, kind, user_id, agency, role, participant_id, recorded_at, body FROM {log} WHERE "  # noqa: S608 - table names and constants only; values are parameters
             + " AND ".join(conditions)
             + f" ORDER BY seq LIMIT {PAGE}"
         )
@@ -356,16 +356,34 @@ class DisclosureLog:
         for seq, body, columns in self._rows(LogFilter()):
             if not checker.check(body, stored_seq=seq):
                 return checker.result()
-            for name in ("kind", "user_id", "agency", "role"):
-                if columns[name] != body.get(name):
-                    return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column {name} was altered")
-            stored_participant = None if columns["participant_id"] is None else str(columns["participant_id"])
-            if stored_participant != body.get("participant_id"):
-                return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column participant_id was altered")
+            altered = _altered_column(columns, body)
+            if altered:
+                return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column {altered} was altered")
         head_seq, head_hash = self.head()
-        if (head_seq, head_hash) != (checker.last_seq, checker.last_hash):
+        if checker.last_seq < head_seq:
             return VerifyResult(False, checker.count, checker.last_seq + 1, "entries at the end of the log are missing")
+        if checker.last_seq > head_seq:
+            return VerifyResult(False, checker.count, head_seq + 1, "entries after the recorded head of the log")
+        if checker.last_hash != head_hash:
+            return VerifyResult(
+                False, checker.count - 1, head_seq, f"entry {head_seq} was altered: it differs from the recorded head"
+            )
         return checker.result()
 
 
-_COLUMNS = ("seq", "kind", "user_id", "agency", "role", "participant_id", "body")
+def _altered_column(columns: dict[str, Any], body: dict[str, Any]) -> str | None:
+    """The first filter column whose value differs from the (hashed) body, if any."""
+    for name in ("kind", "user_id", "agency", "role"):
+        if columns[name] != body.get(name):
+            return name
+    participant = None if columns["participant_id"] is None else str(columns["participant_id"])
+    if participant != body.get("participant_id"):
+        return "participant_id"
+    recorded = columns["recorded_at"]
+    stored = recorded if isinstance(recorded, datetime) else datetime.fromisoformat(str(recorded))
+    if stored != datetime.fromisoformat(str(body.get("recorded_at"))):
+        return "recorded_at"
+    return None
+
+
+_COLUMNS = ("seq", "kind", "user_id", "agency", "role", "participant_id", "recorded_at", "body")

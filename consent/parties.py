@@ -35,10 +35,12 @@ def covers(granted: str, category: str) -> bool:
 
 def is_known_category(category: str) -> bool:
     """True for a top-level category or a dotted sub-category of one (`insurance.sickness`)."""
-    top, _, rest = category.partition(".")
+    top, dot, rest = category.partition(".")
     if top not in CATEGORIES:
         return False
-    return all(part.isidentifier() and part.islower() for part in rest.split(".")) if rest else True
+    if not dot:
+        return True
+    return all(part.isidentifier() and part.isascii() and part.islower() for part in rest.split("."))
 
 
 def owner_of(category: str) -> Party:

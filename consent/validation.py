@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from consent.model import ConsentForm, Grant, add_months
-from consent.parties import Party, is_known_category, is_own_category
+from consent.parties import is_known_category, is_own_category
 
 DEFAULT_MAX_MONTHS = 12
 ADULT_AGE = 18
@@ -42,15 +42,15 @@ def consent_problems(
     if not grants:
         problems.append(ConsentProblem("grants", "name at least one grant (from, to, categories)"))
     for grant in grants:
-        where = f"grants ({grant.describe()})"
+        named = f"in grant {grant.describe()}"
         if grant.discloser == grant.recipient:
-            problems.append(ConsentProblem(where, "a party cannot grant itself"))
+            problems.append(ConsentProblem("grants", f"{named}: a party cannot grant itself"))
         if not is_known_category(grant.category):
-            problems.append(ConsentProblem(where, f"unknown category {grant.category!r}"))
+            problems.append(ConsentProblem("grants", f"{named}: unknown category {grant.category!r}"))
         elif not is_own_category(grant.discloser, grant.category):
-            problems.append(ConsentProblem(where, f"{grant.discloser.value} can only share its own category"))
-        if grant.discloser not in Party or grant.recipient not in Party:
-            problems.append(ConsentProblem(where, "unknown party"))
+            problems.append(
+                ConsentProblem("grants", f"{named}: {grant.discloser.value} can only share its own category")
+            )
     if not purpose.strip():
         problems.append(ConsentProblem("purpose", "state the purpose of the consent"))
     if valid_until < valid_from:

@@ -44,14 +44,32 @@ class RequestContext:
             await response(scope, receive, send)
             return
 
+        received = {"bytes": 0, "refused": False}
+
+        async def receive_capped(message_source: Receive = receive) -> Message:
+            # Bodies sent without Content-Length (chunked) are counted as they arrive.
+            message = await message_source()
+            if message["type"] == "http.request":
+                received["bytes"] += len(message.get("body", b""))
+                if received["bytes"] > MAX_BODY_BYTES and not received["refused"]:
+                    received["refused"] = True
+                    too_large = problem_response("payload-too-large", f"send at most {MAX_BODY_BYTES} bytes")
+                    too_large.headers["x-request-id"] = request_id
+                    status["code"] = 413
+                    await too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
         async def send_with_id(message: Message) -> None:
+            if received["refused"]:
+                return  # the 413 has been sent; the app's own answer is dropped
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_capped, send_with_id)
         finally:
             route = scope.get("route")
             path_params = scope.get("path_params") or {}

@@ -97,7 +97,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         # Pydantic's own messages can echo the input (a personnummer, a name): build ours without it.
-        errors = [{"field": _field_name(tuple(e.get("loc", ()))), "message": _message(e)} for e in error.errors()]
+        errors = [
+            {
+                "field": "body" if e.get("type") == "json_invalid" else _field_name(tuple(e.get("loc", ()))),
+                "message": _message(e),
+            }
+            for e in error.errors()
+        ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         detail = f"{first['field']}: {first['message']}"
         return problem_response("validation-error", detail, request, errors=errors)

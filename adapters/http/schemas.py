@@ -65,7 +65,7 @@ class ParticipantCreate(Body):
     personnummer: Annotated[str, Field(min_length=1, max_length=20)]
     given_name: ShortText
     family_name: ShortText
-    municipality: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
+    municipality: Annotated[str, Field(pattern=r"^[0-9]{4}$")] | None = None
     contact: Contact | None = None
     baseline: Baseline | None = None
 
