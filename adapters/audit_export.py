@@ -155,9 +155,7 @@ def verify_export(
     return VerifyResult(False, result.entries, None, problem) if problem else result
 
 
-def _manifest_problem(
-    text: str, manifest: dict[str, Any], count: int, trusted_public_key: str | None
-) -> str | None:
+def _manifest_problem(text: str, manifest: dict[str, Any], count: int, trusted_public_key: str | None) -> str | None:
     # The hashes need no secret: only a signature by the service's own key makes a manifest trustworthy.
     if trusted_public_key is None:
         return "no trusted public key to check the manifest's signature against"

@@ -113,9 +113,7 @@ class TokenVerifier:
         if self._jwks is not None:
             kid = header.get("kid")
             candidates += [
-                (k.key, [JWK_ALGORITHMS.get(k.key_type, "")])
-                for k in self._jwks.keys
-                if kid is None or k.key_id == kid
+                (k.key, [JWK_ALGORITHMS.get(k.key_type, "")]) for k in self._jwks.keys if kid is None or k.key_id == kid
             ]
         for key, algorithms in candidates:
             if header.get("alg") not in algorithms:

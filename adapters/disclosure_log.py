@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +195,9 @@ class DisclosureLog:
     def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
         self.datastore = datastore
         self.postgres = isinstance(datastore, PostgresDatastore)
+        self._queue: list[_Ticket] = []
+        self._queue_lock = threading.Lock()
+        self._writing = False
         if self.postgres:
             assert isinstance(datastore, PostgresDatastore)
             self.schema = datastore.schema
@@ -266,7 +270,44 @@ class DisclosureLog:
     # -- writing -------------------------------------------------------------------------------------------
 
     def append(self, draft: EntryDraft) -> dict[str, Any]:
-        """Appends one entry and returns it (with seq and hash)."""
+        """Appends one entry and returns it (with seq and hash) once it is committed.
+
+        Group commit: concurrent callers' entries are written together, one transaction per batch, so the lock
+        on the head row and the commit's flush are paid once per batch instead of once per read. The first
+        caller to find no writer at work writes the queue until its own entry is done, then hands the queue to
+        the next waiting caller."""
+        ticket = _Ticket(draft)
+        with self._queue_lock:
+            self._queue.append(ticket)
+            leading = not self._writing
+            self._writing = True
+        if not leading:
+            ticket.wake.wait()
+        while not ticket.done:
+            with self._queue_lock:
+                batch, self._queue[:MAX_BATCH] = self._queue[:MAX_BATCH], []
+            self._write(batch)
+        with self._queue_lock:
+            if self._queue:
+                self._queue[0].wake.set()  # not done: it wakes up to write
+            else:
+                self._writing = False
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.entry is not None
+        return ticket.entry
+
+    def _write(self, batch: list[_Ticket]) -> None:
+        try:
+            entries = self._write_batch([t.draft for t in batch])
+        except BaseException as error:  # every caller in the batch gets the failure (e.g. 503)
+            for ticket in batch:
+                ticket.finish(None, error)
+            return
+        for ticket, entry in zip(batch, entries, strict=True):
+            ticket.finish(entry, None)
+
+    def _write_batch(self, drafts: list[EntryDraft]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=True) as cursor:
             if self.postgres:
                 cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1 FOR UPDATE"))
@@ -274,29 +315,47 @@ class DisclosureLog:
                 cursor.execute(self._q("UPDATE {head} SET seq = seq WHERE id = 1"))  # takes the write lock first
                 cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1"))
             head = cursor.fetchone()
-            last_seq, last_hash = (head["seq"], head["hash"]) if self.postgres else (head[0], head[1])
-            body = build_body(draft, int(last_seq) + 1, str(last_hash), datetime.now(UTC))
-            body["hash"] = entry_hash(body)
-            cursor.execute(
-                self._q(
-                    "INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role, participant_id, body,"
-                    " prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                ),
-                (
-                    body["seq"],
-                    body["recorded_at"],
-                    body["kind"],
-                    body["user_id"],
-                    body["agency"],
-                    body["role"],
-                    body["participant_id"],
-                    canonical(body).decode(),
-                    body["prev_hash"],
-                    body["hash"],
-                ),
-            )
-            cursor.execute(self._q("UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"), (body["seq"], body["hash"]))
-        return body
+            last_seq, last_hash = (int(head["seq"]), str(head["hash"])) if self.postgres else (head[0], head[1])
+            now = datetime.now(UTC)
+            entries, rows = [], []
+            for draft in drafts:
+                body = build_body(draft, last_seq + 1, last_hash, now)
+                body["hash"] = entry_hash(body)
+                entries.append(body)
+                rows.append(
+                    (
+                        body["seq"],
+                        body["recorded_at"],
+                        body["kind"],
+                        body["user_id"],
+                        body["agency"],
+                        body["role"],
+                        body["participant_id"],
+                        canonical(body).decode(),
+                        body["prev_hash"],
+                        body["hash"],
+                    )
+                )
+                last_seq, last_hash = body["seq"], body["hash"]
+            if self.postgres:
+                # One round trip: the rows and the new head together.
+                values = sql.SQL(", ").join(sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)") for _ in rows)
+                cursor.execute(
+                    sql.SQL(
+                        "WITH added AS (INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role,"
+                        " participant_id, body, prev_hash, hash) VALUES {values})"
+                        " UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"
+                    ).format(
+                        log=sql.Identifier(self.schema, "disclosure_log"),
+                        head=sql.Identifier(self.schema, "disclosure_log_head"),
+                        values=values,
+                    ),
+                    [value for row in rows for value in row] + [last_seq, last_hash],
+                )
+            else:
+                cursor.executemany(self._q(_INSERT), rows)
+                cursor.execute(self._q("UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"), (last_seq, last_hash))
+        return entries
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -384,6 +443,28 @@ def _altered_column(columns: dict[str, Any], body: dict[str, Any]) -> str | None
     if stored != datetime.fromisoformat(str(body.get("recorded_at"))):
         return "recorded_at"
     return None
+
+
+_INSERT = (
+    "INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role, participant_id, body, prev_hash, hash)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+MAX_BATCH = 200
+
+
+class _Ticket:
+    """One caller's entry waiting in the group-commit queue."""
+
+    def __init__(self, draft: EntryDraft) -> None:
+        self.draft = draft
+        self.wake = threading.Event()
+        self.done = False
+        self.entry: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+    def finish(self, entry: dict[str, Any] | None, error: BaseException | None) -> None:
+        self.entry, self.error, self.done = entry, error, True
+        self.wake.set()
 
 
 _COLUMNS = ("seq", "kind", "user_id", "agency", "role", "participant_id", "recorded_at", "body")

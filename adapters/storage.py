@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,7 +116,9 @@ def library_env(target: DatabaseTarget, settings: Settings) -> dict[str, str]:
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.db_pool_max_overflow),
-        "POSTGRES_PRE_PING": "y",
+        # No pre-ping: it costs a round trip per checkout; the pool drops broken connections, the library retries
+        # once on a connection error, and an outage answers 503 until the server is back.
+        "POSTGRES_PRE_PING": "n",
         _PG_SESSION_OPTIONS: f"-c statement_timeout={settings.db_statement_timeout_ms}",
     }
 
@@ -143,22 +147,36 @@ def open_storage(settings: Settings) -> Storage:
     target = parse_database_url(settings.database_url)
     master_key, lookup_key = settings.keys
     vault = Vault(master_key, lookup_key, master_key_id=settings.master_key_id)
-    if target.engine == "postgres":
-        _ensure_postgres_database(target, settings)
-    service = CoordinationService(
-        library_env(target, settings), vault=vault, max_consent_months=settings.max_consent_months
-    )
-    datastore = service.factory.datastore  # type: ignore[attr-defined]
-    if isinstance(datastore, SQLiteDatastore):
-        vault.attach(SQLiteKeyStore(datastore))
-    else:
-        assert isinstance(datastore, PostgresDatastore)
-        vault.attach(PostgresKeyStore(datastore))
+    with _schema_lock(target, settings):
+        service = CoordinationService(
+            library_env(target, settings), vault=vault, max_consent_months=settings.max_consent_months
+        )
+        datastore = service.factory.datastore  # type: ignore[attr-defined]
+        if isinstance(datastore, SQLiteDatastore):
+            vault.attach(SQLiteKeyStore(datastore))
+        else:
+            assert isinstance(datastore, PostgresDatastore)
+            vault.attach(PostgresKeyStore(datastore))
     return Storage(target, service, vault)
 
 
-def _ensure_postgres_database(target: DatabaseTarget, settings: Settings) -> None:
-    """Creates the database on first use, so `postgresql://.../samverkan` works on a fresh server."""
+@contextmanager
+def _schema_lock(target: DatabaseTarget, settings: Settings) -> Iterator[None]:
+    """Several workers starting at once on a new PostgreSQL database take turns creating the tables (the
+    library's CREATE ... IF NOT EXISTS statements collide when run concurrently)."""
+    if target.engine != "postgres":
+        yield
+        return
+    _ensure_postgres_database(target, settings)
+    with psycopg.connect(**_connect_params(target, settings), dbname=target.dbname) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('samverkan.schema'))")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('samverkan.schema'))")
+
+
+def _connect_params(target: DatabaseTarget, settings: Settings) -> dict[str, Any]:
     params: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -168,6 +186,12 @@ def _ensure_postgres_database(target: DatabaseTarget, settings: Settings) -> Non
     }
     if target.password:
         params["password"] = target.password
+    return params
+
+
+def _ensure_postgres_database(target: DatabaseTarget, settings: Settings) -> None:
+    """Creates the database on first use, so `postgresql://.../samverkan` works on a fresh server."""
+    params = _connect_params(target, settings)
     try:
         with psycopg.connect(dbname=target.dbname, **params):
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ class CoordinationService(Application[UUID]):
     ) -> None:
         self.vault = vault
         self.clock = clock
+        # The library fast-forwards a cached case in place and copies it afterwards, outside its own lock; two
+        # threads loading the same case at once could copy a half-updated case. Loads of one case take turns.
+        self._load_locks = tuple(threading.Lock() for _ in range(64))
         self.max_consent_months = max_consent_months
         super().__init__(env)
 
@@ -93,7 +97,8 @@ class CoordinationService(Application[UUID]):
     def get_case(self, case_id: UUID) -> Case:
         """The current state of a participant's case."""
         try:
-            case: Case = self.repository.get(case_id)
+            with self._load_locks[hash(case_id) % len(self._load_locks)]:
+                case: Case = self.repository.get(case_id)
         except AggregateNotFoundError:
             raise NotFound("no participant with this id") from None
         return case

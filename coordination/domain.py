@@ -7,7 +7,8 @@ already sealed (encrypted per participant) by the application service; the case 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from copy import copy
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypedDict, cast
 from uuid import UUID
@@ -32,7 +33,7 @@ Sealed = str  # an encrypted token made by the PersonalDataVault; opaque to the 
 OUTCOMES = ("work", "studies", "other_support", "moved", "declined", "error")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecisionState:
     """An agency decision as the case holds it, with its status after corrections and retractions."""
 
@@ -54,7 +55,7 @@ class DecisionState:
     retracted_at: datetime | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Referral:
     """Who referred the participant, why, and which parties' support is needed."""
 
@@ -65,7 +66,7 @@ class Referral:
     recorded_at: datetime
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanStep:
     """One step of the handlingsplan, owned by a party, with a due date."""
 
@@ -74,7 +75,7 @@ class PlanStep:
     due: date
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """A version of the handlingsplan."""
 
@@ -84,7 +85,7 @@ class Plan:
     recorded_at: datetime
 
 
-@dataclass
+@dataclass(frozen=True)
 class Intervention:
     """An insats: a joint effort with a provider, a start and (once ended) an end."""
 
@@ -97,7 +98,7 @@ class Intervention:
     end_reason: Sealed | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Meeting:
     """An avstämning or other joint meeting; `attended` False records a missed appointment."""
 
@@ -109,7 +110,7 @@ class Meeting:
     recorded_at: datetime
 
 
-@dataclass
+@dataclass(frozen=True)
 class Closure:
     """The case's end (avslut) and its outcome."""
 
@@ -150,7 +151,17 @@ def _grants_from(items: list[dict[str, str]]) -> tuple[Grant, ...]:
 
 
 class Case(Aggregate):
-    """A participant's shared case in the samordningsförbund."""
+    """A participant's shared case in the samordningsförbund.
+
+    Its state holds only immutable values (frozen dataclasses, strings, dates) inside dicts and lists, and events
+    replace values rather than change them. So a copy needs only new containers: the library copies a cached case
+    before every command, and a full deepcopy would cost time in proportion to the case's history.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Case:
+        clone = object.__new__(type(self))
+        clone.__dict__.update({k: copy(v) if isinstance(v, dict | list | set) else v for k, v in self.__dict__.items()})
+        return clone
 
     @event("Enrolled")
     def __init__(
@@ -430,8 +441,7 @@ class Case(Aggregate):
         self.source_refs[f"{decision.agency.value}:{decision.source_ref}"] = decision.id
         if decision.corrects is not None:
             original = self.decisions[decision.corrects]
-            original.status = "corrected"
-            original.corrected_by = decision.id
+            self.decisions[original.id] = replace(original, status="corrected", corrected_by=decision.id)
 
     @event("DecisionRecorded")
     def _decision_recorded(
@@ -486,10 +496,9 @@ class Case(Aggregate):
 
     @event("DecisionRetracted")
     def _decision_retracted(self, decision_id: UUID, reason: Sealed, by: str, timestamp: datetime) -> None:
-        decision = self.decisions[decision_id]
-        decision.status = "retracted"
-        decision.retraction_reason = reason
-        decision.retracted_at = timestamp
+        self.decisions[decision_id] = replace(
+            self.decisions[decision_id], status="retracted", retraction_reason=reason, retracted_at=timestamp
+        )
 
     # -- plan, interventions, meetings, closure --------------------------------------------------------------
 
@@ -561,9 +570,9 @@ class Case(Aggregate):
     def _intervention_ended(
         self, intervention_id: UUID, end_date: date, reason: Sealed | None, by: str, timestamp: datetime
     ) -> None:
-        intervention = self.interventions[intervention_id]
-        intervention.end_date = end_date
-        intervention.end_reason = reason
+        self.interventions[intervention_id] = replace(
+            self.interventions[intervention_id], end_date=end_date, end_reason=reason
+        )
 
     def record_meeting(
         self,
