@@ -21,6 +21,7 @@ from consent.model import (
     add_months,
     expand_grants,
     local_date,
+    utc,
 )
 from consent.parties import (
     AGENCIES,
@@ -64,5 +65,6 @@ __all__ = [
     "may_record",
     "may_see",
     "owner_of",
+    "utc",
     "visible",
 ]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from consent.model import Consent, Grant
+from consent.model import Consent, Grant, utc
 from consent.parties import Party, is_own_category
 
 
@@ -54,7 +54,7 @@ def _covering_consent(
     best: Consent | None = None
     for consent in consents:
         if any(g.covers(discloser, recipient, category) for g in consent.active_grants(at)) and (
-            best is None or (consent.recorded_at, str(consent.id)) > (best.recorded_at, str(best.id))
+            best is None or (utc(consent.recorded_at), str(consent.id)) > (utc(best.recorded_at), str(best.id))
         ):
             best = consent
     return None if best is None else ConsentRef(best.id, best.version_at(at))
@@ -89,7 +89,7 @@ E = TypeVar("E", bound=Disclosable)
 
 def may_see(consents: Iterable[Consent], reader: Party, event: Disclosable, at: datetime) -> Allowed | Refused:
     """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant."""
-    if event.recorded_at > at:
+    if utc(event.recorded_at) > utc(at):
         return Refused(Grant(event.agency, reader, event.category), "not-yet-recorded")
     if event.agency == reader:
         return Allowed(None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
@@ -24,6 +24,14 @@ def local_date(at: datetime) -> date:
     if at.tzinfo is None:
         raise ValueError("instants must carry a time zone")
     return at.astimezone(SWEDEN).date()
+
+
+def utc(at: datetime) -> datetime:
+    """The instant in UTC. Instants are compared only this way: Python compares two datetimes of the same zone
+    by wall clock, which puts the twice-lived hour of the autumn clock change in the wrong order."""
+    if at.tzinfo is None:
+        raise ValueError("instants must carry a time zone")
+    return at.astimezone(UTC)
 
 
 def add_months(day: date, months: int) -> date:
@@ -80,7 +88,7 @@ class GrantState:
 
     def withdrawn_by(self, at: datetime) -> bool:
         """True when the withdrawal had taken effect at `at` (withdrawal is effective at once)."""
-        return self.withdrawn_at is not None and self.withdrawn_at <= at
+        return self.withdrawn_at is not None and utc(self.withdrawn_at) <= utc(at)
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class Consent:
 
     def is_recorded_by(self, at: datetime) -> bool:
         """True when the consent existed at `at` (consent recorded later does not count for earlier reads)."""
-        return self.recorded_at <= at
+        return utc(self.recorded_at) <= utc(at)
 
     def in_period(self, at: datetime) -> bool:
         """True when `at` falls within valid_from..valid_until (both days included)."""
@@ -118,7 +126,7 @@ class Consent:
 
     def version_at(self, at: datetime) -> int:
         """The consent's version as it stood at `at`."""
-        return 1 + sum(1 for withdrawn in self.withdrawals if withdrawn <= at)
+        return 1 + sum(1 for withdrawn in self.withdrawals if utc(withdrawn) <= utc(at))
 
     def status(self, at: datetime) -> ConsentStatus:
         """pending, active, expired or withdrawn at `at` (a partly withdrawn consent is still active)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -28,7 +29,14 @@ from consent import (
     visible,
 )
 from coordination.domain import Case, DecisionState, PlanStep, Sealed
-from coordination.errors import AlreadyEnrolled, ConcurrencyConflict, Conflict, InvalidCommand, NotFound
+from coordination.errors import (
+    AlreadyEnrolled,
+    ConcurrencyConflict,
+    Conflict,
+    DomainError,
+    InvalidCommand,
+    NotFound,
+)
 from coordination.personnummer import InvalidPersonnummer, Personnummer, parse_personnummer
 from coordination.ports import PersonalDataVault
 
@@ -113,21 +121,61 @@ class CoordinationService(Application[UUID]):
         return case
 
     def _change(self, case_id: UUID, command: Callable[[Case, datetime], T]) -> T:
-        """Runs `command` on the newest version and saves; on a version conflict, reloads and tries again."""
+        """Runs `command` on the case and saves; on a version conflict, reloads and tries again.
+
+        The first try runs on this process's cached copy without asking the database for newer events: if
+        another worker wrote in between, the save conflicts (same version) and the retry runs on the newest
+        version, so the gate never decides on stale consent. A refusal on the cached copy is judged again on
+        the newest version too, so a consent just recorded elsewhere is never refused."""
+        collided = False
         for attempt in range(MAX_ATTEMPTS):
-            if attempt:
+            if collided:
                 # Jittered back-off, so writers that collided do not collide again in lockstep.
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - not cryptographic
-            case = self.get_case(case_id)
-            result = command(case, self.clock())
+            case = self._cached_copy(case_id) if attempt == 0 else None
+            fresh = case is None
+            case = case or self.get_case(case_id)
+            try:
+                result = command(case, self.clock())
+            except DomainError:
+                if fresh:
+                    raise
+                continue
             if not case.pending_events:
                 return result
             try:
                 self.save(case)
             except RecordConflictError:
+                collided = True
                 continue
+            self._remember(case)
             return result
         raise ConcurrencyConflict("the case was changed by others at the same time; try again")
+
+    def _remember(self, case: Case) -> None:
+        """Keeps the case as just saved in the cache (the library leaves the cache alone when fast-forwarding)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._load_locks[hash(case.id) % len(self._load_locks)]:
+            try:
+                newer = cache.get(case.id).version >= case.version
+            except KeyError:
+                newer = False
+            if not newer:
+                cache.put(case.id, case)
+
+    def _cached_copy(self, case_id: UUID) -> Case | None:
+        """A copy of the case as this process last saw it, without a database read; None when not cached."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        with self._load_locks[hash(case_id) % len(self._load_locks)]:
+            try:
+                cached = cache.get(case_id)
+            except KeyError:
+                return None
+            return cast(Case, copy.deepcopy(cached))
 
     def _seal(self, case_id: UUID, text: str | None, field: str, *, max_length: int = 10_000) -> Sealed | None:
         if text is None:

@@ -1,0 +1,499 @@
+"""Benchmark: recording agency decisions, against the bare library and raw driver inserts in the same run.
+
+For each engine (PostgreSQL, SQLite) it measures three loops, one transaction per operation:
+
+1. raw: single-row INSERT + COMMIT with plain psycopg / sqlite3 (rows/s);
+2. library: a bare `eventsourcing` Application saving one small event per save (events/s);
+3. samverkan: `CoordinationService.record_decision`, consent-gated, round-robin over enrolled participants
+   (decisions/s; enrolment and consent are set up first and not timed).
+
+Each loop gets WARMUP untimed operations, then N timed ones. The three loops run interleaved, in rounds of
+--chunk operations of each (order rotated), so that all three see the same disk conditions: on shared or
+rate-limited disks the cost of a commit can change by an order of magnitude within a minute.
+The figures that matter are the ratios against raw, since absolute rates depend on the machine's disks.
+
+    python bench/record.py [--engine postgres|sqlite|both] [--decisions N] [--participants P] [--chunk C]
+                           [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.utils import Environment, EnvType
+from psycopg import sql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from adapters.settings import Settings
+from adapters.storage import DatabaseTarget, open_storage, parse_database_url
+from consent import local_date
+from coordination.personnummer import fictitious_personnummer
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+WARMUP = 100
+DEFAULT_CHUNK = 20  # operations of each loop per interleaving round
+TARGET_RATIO = 0.45  # samverkan decisions/s over raw rows/s, on PostgreSQL
+LOOPS = ("raw", "library", "samverkan")
+
+SUMMARY = "Sjukpenning beviljad på halvtid från 1 oktober; avstämning med arbetsgivare och Arbetsförmedlingen i vår."
+PURPOSE = "Samordnad rehabilitering mot arbete"
+
+console = Console(width=max(shutil.get_terminal_size((150, 24)).columns, 140))  # the tables need ~140 columns
+Operation = Callable[[int], None]
+
+
+# -- measuring ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """Timed operations of one loop: wall and CPU time, each operation's latency, and each round's rate."""
+
+    count: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    round_rates: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        """This process's CPU time per operation (the database server's is not included)."""
+        return self.cpu_seconds / self.count * 1000
+
+    def percentile_ms(self, q: int) -> float:
+        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
+        return cuts[q - 1] * 1000
+
+
+def measure(operations: dict[str, Operation], n: int, chunk: int) -> dict[str, Measurement]:
+    """Warms each operation up, then runs n timed operations of each, interleaved in rounds of `chunk`.
+
+    `operation(i)` gets a running index per loop (warm-up included), so keys made from it stay unique.
+    """
+    for operation in operations.values():
+        for i in range(WARMUP):
+            operation(i)
+    results = {name: Measurement() for name in operations}
+    done = dict.fromkeys(operations, WARMUP)
+    names = list(operations)
+    wall, cpu = time.perf_counter, time.process_time
+    with Progress(
+        TextColumn("  {task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("timing", total=n * len(names))
+        for r, first_of_round in enumerate(range(0, n, chunk)):
+            size = min(chunk, n - first_of_round)
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                progress.update(task, description=name)
+                operation, result, first = operations[name], results[name], done[name]
+                latencies = result.latencies
+                began_cpu = cpu()
+                began = wall()
+                for i in range(first, first + size):
+                    started = wall()
+                    operation(i)
+                    latencies.append(wall() - started)
+                seconds = wall() - began
+                result.cpu_seconds += cpu() - began_cpu
+                result.seconds += seconds
+                result.count += size
+                result.round_rates.append(size / seconds)
+                done[name] += size
+                progress.advance(task, size)
+    for name, result in results.items():
+        console.print(
+            f"  {name:<10} {result.rate:9.1f}/s   p50 {result.percentile_ms(50):6.2f} ms"
+            f"   p99 {result.percentile_ms(99):6.2f} ms   client CPU {result.cpu_ms:5.2f} ms/op"
+        )
+    return results
+
+
+def raw_payload(i: int) -> str:
+    """A ~300-byte JSON document shaped like a decision."""
+    return json.dumps(
+        {
+            "agency": "FK",
+            "category": "insurance",
+            "decision_type": "sjukpenning",
+            "effective_date": "2026-10-01",
+            "summary": SUMMARY,
+            "source_ref": f"FK-BENCH-{i:07d}",
+            "by": "handlaggare-fk",
+        },
+        ensure_ascii=False,
+    )
+
+
+# -- the bare library ---------------------------------------------------------------------------------------------
+
+
+class Note(Aggregate):
+    """A tiny aggregate: each `note` is one small event."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Noted")
+    def note(self, text: str) -> None:
+        self.count += 1
+
+
+class BareLibrary(Application):
+    """The library's Application with nothing added; configured only by the env it is given."""
+
+    name = "BenchLibrary"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        return Environment(name, dict(env or {}))
+
+
+@contextlib.contextmanager
+def bare_library(env: dict[str, str]) -> Iterator[Operation]:
+    """Saves one `Noted` event per transaction, on one aggregate kept in memory (no reads)."""
+    app = BareLibrary(env)
+    try:
+        note = Note()
+        app.save(note)
+
+        def save_one(i: int) -> None:
+            note.note(raw_payload(i))
+            app.save(note)
+
+        yield save_one
+    finally:
+        app.close()
+
+
+# -- Samverkan ----------------------------------------------------------------------------------------------------
+
+
+def bench_settings(database_url: str, key_dir: Path) -> Settings:
+    """The service's default settings, on the given database, with fresh random keys."""
+    keys = {name: base64.b64encode(secrets.token_bytes(32)).decode() for name in ("master_key", "lookup_key")}
+    return Settings(database_url=database_url, key_file=key_dir / "keys.json", **keys)
+
+
+@contextlib.contextmanager
+def samverkan(settings: Settings, participants: int) -> Iterator[Operation]:
+    """Enrols participants with a written FK->SF insurance consent each; records decisions round-robin."""
+    today = local_date(datetime.now(UTC))
+    with open_storage(settings) as storage:
+        service = storage.service
+        case_ids = []
+        console.print(f"  setup      enrolling {participants} participants, one consent each (not timed)")
+        for p in range(participants):
+            number = fictitious_personnummer(
+                date(1960, 1, 1) + timedelta(days=37 * p), p % 100, gender="female" if p % 2 else "male"
+            )
+            case_id = service.enrol(
+                by="samordnare-bench", personnummer=number, given_name="Testa", family_name="Benchsson"
+            )
+            service.record_consent(
+                case_id,
+                by="samordnare-bench",
+                grants=[("FK", "SF", ["insurance"])],
+                purpose=PURPOSE,
+                valid_from=today - timedelta(days=30),
+                valid_until=today + timedelta(days=300),
+                form="written",
+                document_ref="DOC-BENCH-1",
+            )
+            case_ids.append(case_id)
+
+        def record_one(i: int) -> None:
+            outcome = service.record_decision(
+                case_ids[i % participants],
+                by="handlaggare-fk",
+                agency="FK",
+                category="insurance",
+                decision_type="sjukpenning",
+                effective_date=today,
+                summary=SUMMARY,
+                source_ref=f"FK-BENCH-{i:07d}",
+            )
+            if not outcome.created:
+                raise RuntimeError(f"decision {i} was not stored (its source_ref was already known)")
+
+        yield record_one
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------------------------
+
+
+def pg_connect(target: DatabaseTarget, **kwargs: Any) -> psycopg.Connection[Any]:
+    params: dict[str, Any] = {"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname}
+    if target.password:
+        params["password"] = target.password
+    return psycopg.connect(**params, connect_timeout=5, **kwargs)
+
+
+def pg_url(target: DatabaseTarget, schema: str) -> str:
+    auth = target.user + (f":{target.password}" if target.password else "")
+    return f"postgresql://{auth}@{target.host}:{target.port}/{target.dbname}?schema={schema}"
+
+
+def create_schema(target: DatabaseTarget, schema: str) -> None:
+    with pg_connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+
+@contextlib.contextmanager
+def pg_raw(target: DatabaseTarget, schema: str) -> Iterator[Operation]:
+    """Plain psycopg: INSERT one row, COMMIT."""
+    table = sql.Identifier(schema, "raw_rows")
+    with pg_connect(target) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id uuid PRIMARY KEY, payload jsonb NOT NULL, recorded_at timestamptz NOT NULL)"
+            ).format(table)
+        )
+        conn.commit()
+        insert = sql.SQL("INSERT INTO {} (id, payload, recorded_at) VALUES (%s, %s, %s)").format(table)
+
+        def insert_one(i: int) -> None:
+            conn.execute(insert, (uuid.uuid4(), raw_payload(i), datetime.now(UTC)))
+            conn.commit()
+
+        yield insert_one
+
+
+def run_postgres(target: DatabaseTarget, n: int, participants: int, chunk: int) -> dict[str, Measurement]:
+    run = uuid.uuid4().hex[:10]
+    schemas = {loop: f"bench_{run}_{loop}" for loop in LOOPS}
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="samverkan-bench-")))
+            create_schema(target, schemas["raw"])
+            create_schema(target, schemas["library"])
+            library_env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": target.dbname,
+                "POSTGRES_HOST": target.host,
+                "POSTGRES_PORT": str(target.port),
+                "POSTGRES_USER": target.user,
+                "POSTGRES_PASSWORD": target.password,
+                "POSTGRES_SCHEMA": schemas["library"],
+            }
+            operations = {
+                "raw": stack.enter_context(pg_raw(target, schemas["raw"])),
+                "library": stack.enter_context(bare_library(library_env)),
+                # open_storage makes its schema itself.
+                "samverkan": stack.enter_context(
+                    samverkan(bench_settings(pg_url(target, schemas["samverkan"]), tmp), participants)
+                ),
+            }
+            return measure(operations, n, chunk)
+    finally:
+        with pg_connect(target, autocommit=True) as conn:
+            for schema in schemas.values():
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+# -- SQLite -------------------------------------------------------------------------------------------------------
+
+
+def library_sqlite_synchronous(path: Path) -> int:
+    """PRAGMA synchronous on a connection the library opens (it sets WAL mode and leaves this at the default)."""
+    datastore = SQLiteDatastore(str(path))
+    try:
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA synchronous")
+            return int(cursor.fetchone()[0])
+    finally:
+        datastore.close()
+
+
+@contextlib.contextmanager
+def sqlite_raw(path: Path, synchronous: int) -> Iterator[Operation]:
+    """Plain sqlite3 in WAL mode: BEGIN, INSERT one row, COMMIT."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("CREATE TABLE raw_rows (id TEXT PRIMARY KEY, payload TEXT NOT NULL, recorded_at TEXT NOT NULL)")
+        insert = "INSERT INTO raw_rows (id, payload, recorded_at) VALUES (?, ?, ?)"
+
+        def insert_one(i: int) -> None:
+            conn.execute("BEGIN")
+            conn.execute(insert, (uuid.uuid4().hex, raw_payload(i), datetime.now(UTC).isoformat()))
+            conn.execute("COMMIT")
+
+        yield insert_one
+    finally:
+        conn.close()
+
+
+def run_sqlite(n: int, participants: int, chunk: int) -> dict[str, Measurement]:
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="samverkan-bench-")))
+        synchronous = library_sqlite_synchronous(folder / "probe.db")
+        console.print(f"  sqlite     journal_mode=WAL, synchronous={synchronous} (as on the library's connections)")
+        library_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "library.db")}
+        operations = {
+            "raw": stack.enter_context(sqlite_raw(folder / "raw.db", synchronous)),
+            "library": stack.enter_context(bare_library(library_env)),
+            "samverkan": stack.enter_context(
+                samverkan(bench_settings(f"sqlite:///{folder / 'samverkan.db'}", folder), participants)
+            ),
+        }
+        return measure(operations, n, chunk)
+
+
+# -- reporting ----------------------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def print_machine(target: DatabaseTarget | None) -> None:
+    console.print(f"machine    {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}")
+    console.print(
+        f"software   Python {platform.python_version()}, eventsourcing {version('eventsourcing')}, "
+        f"psycopg {psycopg.__version__}, SQLite {sqlite3.sqlite_version}"
+    )
+    if target is not None:
+        with pg_connect(target, autocommit=True) as conn:
+            server, sync = (
+                conn.execute(f"SHOW {name}").fetchone() for name in ("server_version", "synchronous_commit")
+            )
+        console.print(
+            f"postgres   {server[0] if server else '?'} at {target.host}:{target.port}, "
+            f"synchronous_commit={sync[0] if sync else '?'}"
+        )
+
+
+def spread(values: list[float]) -> str:
+    """The 10th to 90th percentile of the per-round ratios: how much the disk's mood moved them."""
+    if len(values) < 2:
+        return "-"
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return f"{deciles[0]:.2f}-{deciles[-1]:.2f}"
+
+
+def print_results(results: dict[str, dict[str, Measurement]], n: int, participants: int) -> None:
+    table = Table(title=f"Recording, one transaction per operation (N={n}, {participants} participants)")
+    for heading in ("engine", "raw rows/s", "library events/s", "samverkan decisions/s"):
+        table.add_column(heading, justify="right")
+    for heading in ("samverkan/raw", "per round p10-p90", "library/raw", "samverkan/library"):
+        table.add_column(heading, justify="right")
+    for engine, m in results.items():
+        raw, library, decisions = m["raw"], m["library"], m["samverkan"]
+        per_round = [s / r for s, r in zip(decisions.round_rates, raw.round_rates, strict=True)]
+        table.add_row(
+            engine,
+            f"{raw.rate:.0f}",
+            f"{library.rate:.0f}",
+            f"{decisions.rate:.0f}",
+            f"{decisions.rate / raw.rate:.2f}",
+            spread(per_round),
+            f"{library.rate / raw.rate:.2f}",
+            f"{decisions.rate / library.rate:.2f}",
+        )
+    console.print(table)
+
+    latency = Table(title="Latency per operation (ms) and this process's CPU per operation (ms)")
+    for heading in ("engine", "raw p50", "raw p99", "library p50", "library p99", "decision p50", "decision p99"):
+        latency.add_column(heading, justify="right")
+    for heading in ("CPU raw", "CPU library", "CPU decision"):
+        latency.add_column(heading, justify="right")
+    for engine, m in results.items():
+        loops = [m[loop] for loop in LOOPS]
+        latency.add_row(
+            engine,
+            *(f"{x.percentile_ms(q):.2f}" for x in loops for q in (50, 99)),
+            *(f"{x.cpu_ms:.2f}" for x in loops),
+        )
+    console.print(latency)
+
+    if "postgres" not in results:
+        console.print(f"target (PostgreSQL): samverkan/raw >= {TARGET_RATIO}: not measured")
+        return
+    ratio = results["postgres"]["samverkan"].rate / results["postgres"]["raw"].rate
+    verdict = "PASS" if ratio >= TARGET_RATIO else "MISS"
+    console.print(f"target (PostgreSQL): samverkan/raw >= {TARGET_RATIO}: {verdict} ({ratio:.2f})")
+
+
+# -- main ---------------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--engine", choices=("postgres", "sqlite", "both"), default="both")
+    parser.add_argument("--decisions", type=int, default=2000, metavar="N", help="timed operations per loop")
+    parser.add_argument("--participants", type=int, default=50, metavar="P", help="enrolled participants")
+    parser.add_argument(
+        "--chunk", type=int, default=DEFAULT_CHUNK, help="operations of each loop per round (N: one loop after another)"
+    )
+    parser.add_argument("--pg-url", default=os.environ.get("SAMVERKAN_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    args = parser.parse_args(argv)
+    if args.participants < 1 or args.chunk < 1 or args.decisions < 2:
+        parser.error("need --decisions >= 2, --participants >= 1 and --chunk >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    engines = ["postgres", "sqlite"] if args.engine == "both" else [args.engine]
+    target = None
+    if "postgres" in engines:
+        target = parse_database_url(args.pg_url)
+        if target.engine != "postgres" or target.schema:
+            raise SystemExit("--pg-url must be a postgresql:// URL without ?schema= (each loop gets its own schema)")
+    print_machine(target)
+    console.print(
+        f"workload   N={args.decisions} timed operations per loop after {WARMUP} warm-up, interleaved in "
+        f"rounds of {args.chunk}; {args.participants} participants; raw payload {len(raw_payload(0).encode())} "
+        f"bytes; decision summary {len(SUMMARY)} characters"
+    )
+    results: dict[str, dict[str, Measurement]] = {}
+    for engine in engines:
+        console.rule(engine)
+        if engine == "postgres":
+            assert target is not None
+            results[engine] = run_postgres(target, args.decisions, args.participants, args.chunk)
+        else:
+            results[engine] = run_sqlite(args.decisions, args.participants, args.chunk)
+    print_results(results, args.decisions, args.participants)
+
+
+if __name__ == "__main__":
+    main()
