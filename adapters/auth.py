@@ -4,6 +4,8 @@ organisation's identity provider, verified with its public key or JWKS (RS256 / 
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -15,6 +17,7 @@ import jwt
 from consent import AGENCIES, Party
 
 ASYMMETRIC = ["RS256", "ES256"]
+VERIFIED_CACHE_SIZE = 10_000
 JWK_ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
 
 
@@ -101,9 +104,29 @@ class TokenVerifier:
             raise ValueError("no token key configured: set a secret, a public key file or a JWKS file")
         self.issuer = issuer
         self.audience = audience
+        self._verified: dict[str, tuple[User, float]] = {}
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> User:
-        """The user of a valid token; raises Unauthenticated otherwise (never saying more than needed)."""
+        """The user of a valid token; raises Unauthenticated otherwise (never saying more than needed).
+
+        A token verified once is remembered until it expires: the same bytes always carry the same claims, and
+        checking the signature again costs more than the rest of a small read."""
+        now = time.time()
+        with self._lock:
+            known = self._verified.get(token)
+        if known is not None:
+            user, expires = known
+            if now < expires:
+                return user
+        user, expires = self._verify(token)
+        with self._lock:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (user, expires)
+        return user
+
+    def _verify(self, token: str) -> tuple[User, float]:
         options = {"require": ["exp", "sub"]}
         try:
             header = jwt.get_unverified_header(token)
@@ -133,5 +156,5 @@ class TokenVerifier:
             except (jwt.PyJWTError, TypeError, ValueError):
                 # Wrong key for this token (or a key of another type): try the next one.
                 continue
-            return check_claims(claims)
+            return check_claims(claims), float(claims["exp"]) + 30  # the same leeway as decode's
         raise Unauthenticated("the bearer token is not signed by a trusted key")

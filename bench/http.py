@@ -58,8 +58,6 @@ import psycopg
 from psycopg import sql
 
 from adapters.auth import issue_token
-from adapters.http.app import build_context
-from adapters.settings import Settings
 from adapters.storage import DatabaseTarget, parse_database_url
 from consent import local_date
 from coordination.personnummer import fictitious_personnummer
@@ -418,12 +416,6 @@ def start_server(name: str, argv: list[str], env: dict[str, str], port: int, fol
     return Server(name, process, f"http://127.0.0.1:{port}", log_file)
 
 
-def create_tables(database_url: str) -> None:
-    """What each worker's startup does, once, here: W workers starting together on an empty schema race on
-    CREATE TABLE IF NOT EXISTS (a unique violation on pg_type), and uvicorn then stops the whole server."""
-    build_context(Settings(database_url=database_url, log_level=LOG_LEVEL, **BENCH_KEYS)).storage.close()
-
-
 def server_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVERKAN_")}
     env.update({f"SAMVERKAN_{k.upper()}": v for k, v in BENCH_KEYS.items()})
@@ -584,12 +576,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="samverkan-bench-http-") as tmp:
             folder = Path(tmp)
             env = server_env(database_url)
-            create_tables(database_url)
             port = free_port()
-            say(
-                f"server     samverkan serve --workers {args.workers} on :{port}, schema {schema}"
-                " (its tables made first, in this process: concurrent worker startup races on an empty schema)"
-            )
+            say(f"server     samverkan serve --workers {args.workers} on :{port}, schema {schema} (made by the server)")
             service = start_server(
                 "samverkan",
                 [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), "--workers", str(args.workers)],

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from adapters.disclosure_log import EXTRACT, VIEW, VIEW_REFUSED, EntryDraft, LogFilter
 from adapters.http.context import Ctx, Reader, Samordnare, actor, purpose, request_id
@@ -18,7 +18,7 @@ from adapters.reading import build_view
 router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["reading"])
 
 
-@router.get("/view", response_model=ViewPublic)
+@router.get("/view", response_model=ViewPublic, response_class=Response)
 def view(
     participant_id: UUID,
     user: Reader,
@@ -27,7 +27,7 @@ def view(
     as_of: Annotated[
         datetime | None, Query(description="An instant with offset, e.g. 2026-03-01T12:00:00+01:00")
     ] = None,
-) -> ViewPublic:
+) -> Response:
     """What the caller's agency may see of the participant now (or as it was at `as_of`), decided by the gate
     against the consent in force at that instant."""
     if as_of is not None and as_of.tzinfo is None:
@@ -56,7 +56,8 @@ def view(
             f"{user.agency.value} may see nothing of this participant now: no decisions of its own and no active "
             "consent lets another party share with it",
         )
-    return ViewPublic.model_validate(result.body)
+    # Serialised by pydantic directly: FastAPI's generic encoder costs more than the rest of the read.
+    return Response(ViewPublic.model_validate(result.body).model_dump_json(), media_type="application/json")
 
 
 @router.get("/disclosures", response_model=DisclosureExtract)
