@@ -198,6 +198,7 @@ class DisclosureLog:
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
         self._writing = False
+        self._handed_to: threading.Event | None = None
         if self.postgres:
             assert isinstance(datastore, PostgresDatastore)
             self.schema = datastore.schema
@@ -270,32 +271,52 @@ class DisclosureLog:
     # -- writing -------------------------------------------------------------------------------------------
 
     def append(self, draft: EntryDraft) -> dict[str, Any]:
-        """Appends one entry and returns it (with seq and hash) once it is committed.
+        """Appends one entry and returns it (with seq and hash) once it is committed."""
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Sequence[EntryDraft]) -> list[dict[str, Any]]:
+        """Appends entries in order and returns them once committed.
 
         Group commit: concurrent callers' entries are written together, one transaction per batch, so the lock
         on the head row and the commit's flush are paid once per batch instead of once per read. The first
-        caller to find no writer at work writes the queue until its own entry is done, then hands the queue to
-        the next waiting caller."""
-        ticket = _Ticket(draft)
+        caller to find no writer at work writes the queue until its own entries are done, then hands the queue
+        to the next waiting caller."""
+        if not drafts:
+            return []
+        call = threading.Event()  # set when this caller's entries move on, or when it is handed the queue
+        tickets = [_Ticket(draft, call) for draft in drafts]
+        last = tickets[-1]
         with self._queue_lock:
-            self._queue.append(ticket)
+            self._queue.extend(tickets)
             leading = not self._writing
             self._writing = True
-        if not leading:
-            ticket.wake.wait()
-        while not ticket.done:
+        while not leading:
+            call.wait()
             with self._queue_lock:
-                batch, self._queue[:MAX_BATCH] = self._queue[:MAX_BATCH], []
-            self._write(batch)
-        with self._queue_lock:
-            if self._queue:
-                self._queue[0].wake.set()  # not done: it wakes up to write
-            else:
-                self._writing = False
-        if ticket.error is not None:
-            raise ticket.error
-        assert ticket.entry is not None
-        return ticket.entry
+                call.clear()
+                if last.done:
+                    break
+                if self._handed_to is call:
+                    self._handed_to = None
+                    leading = True
+        if leading:
+            while not last.done:
+                with self._queue_lock:
+                    batch, self._queue[:MAX_BATCH] = self._queue[:MAX_BATCH], []
+                self._write(batch)
+            with self._queue_lock:
+                if self._queue:
+                    self._handed_to = self._queue[0].call  # its owner wakes up to write
+                    self._handed_to.set()
+                else:
+                    self._writing = False
+        entries = []
+        for ticket in tickets:
+            if ticket.error is not None:
+                raise ticket.error
+            assert ticket.entry is not None
+            entries.append(ticket.entry)
+        return entries
 
     def _write(self, batch: list[_Ticket]) -> None:
         try:
@@ -455,16 +476,16 @@ MAX_BATCH = 200
 class _Ticket:
     """One caller's entry waiting in the group-commit queue."""
 
-    def __init__(self, draft: EntryDraft) -> None:
+    def __init__(self, draft: EntryDraft, call: threading.Event) -> None:
         self.draft = draft
-        self.wake = threading.Event()
+        self.call = call
         self.done = False
         self.entry: dict[str, Any] | None = None
         self.error: BaseException | None = None
 
     def finish(self, entry: dict[str, Any] | None, error: BaseException | None) -> None:
         self.entry, self.error, self.done = entry, error, True
-        self.wake.set()
+        self.call.set()
 
 
 _COLUMNS = ("seq", "kind", "user_id", "agency", "role", "participant_id", "recorded_at", "body")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from adapters.disclosure_log import Disclosed
-from consent import Allowed, Party, may_see
-from coordination import Case, CoordinationService
+from consent import Allowed, Party, may_see, visible
+from coordination import Case, CoordinationService, DecisionState
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,34 @@ def _participant(service: CoordinationService, case: Case) -> dict[str, Any]:
     }
 
 
-def build_view(service: CoordinationService, case: Case, reader: Party, at: datetime, as_of: datetime | None) -> View:
+def listed_decisions(case: Case, rows: Sequence[dict[str, Any]]) -> list[DecisionState]:
+    """The decisions of the projection's rows, in log order, each as the case holds it now (its status is the
+    newest), followed by any the projection has not reached yet: a view is never behind the log."""
+    listed: list[DecisionState] = []
+    for row in rows:
+        decision = case.decisions.get(UUID(row["decision_id"]))
+        if decision is not None:
+            listed.append(decision)
+    seen = {d.id for d in listed}
+    listed.extend(d for d in case.decisions.values() if d.id not in seen)
+    return listed
+
+
+def build_view(
+    service: CoordinationService,
+    case: Case,
+    reader: Party,
+    at: datetime,
+    as_of: datetime | None,
+    rows: Sequence[dict[str, Any]] = (),
+) -> View:
     """The reader's agency view at `at`: its own decisions, others' under active grants, and the coordination
-    record under SF -> reader grants (the förbund always sees its own)."""
+    record under SF -> reader grants (the förbund always sees its own). The gate decides against the consent
+    the case holds at `at`, never against the projection."""
     consents = list(case.consents.values())
     disclosed: list[Disclosed] = []
     decisions = []
-    for decision, ref in service.visible_decisions(case, reader.value, at):
+    for decision, ref in visible(consents, reader, listed_decisions(case, rows), at):
         retracted = decision.status == "retracted"
         decisions.append(
             {

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Signs audit export manifests (Ed25519, base64 of the 32-byte private seed).
     audit_signing_key: str | None = None
     log_level: str = "INFO"
+    # "inprocess": `samverkan serve` keeps the projections up to date in a background thread; "off": run
+    # `samverkan projections run` as its own worker (recommended with several API workers).
+    projections: Literal["inprocess", "off"] = "inprocess"
+    projection_batch_size: int = Field(default=500, ge=1, le=50_000)
 
     @cached_property
     def keys(self) -> tuple[bytes, bytes]:

@@ -131,6 +131,26 @@ class Storage:
     service: CoordinationService
     vault: Vault
 
+    @property
+    def events_table(self) -> str:
+        """The library's event table: the log the projections follow."""
+        return "stored_events" if self.target.engine == "sqlite" else "samverkan_events"
+
+    def listen_params(self) -> dict[str, Any] | None:
+        """Connection parameters for LISTEN (PostgreSQL wakes projection runners; SQLite is polled)."""
+        if self.target.engine != "postgres":
+            return None
+        params: dict[str, Any] = {
+            "host": self.target.host,
+            "port": self.target.port,
+            "user": self.target.user,
+            "dbname": self.target.dbname,
+            "connect_timeout": 5,
+        }
+        if self.target.password:
+            params["password"] = self.target.password
+        return params
+
     def close(self) -> None:
         """Closes the connection pool."""
         self.service.close()

@@ -12,7 +12,8 @@ from adapters.disclosure_log import DisclosureLog
 from adapters.http import problems
 from adapters.http.context import Context
 from adapters.http.middleware import RequestContext
-from adapters.http.routes import audit, case_events, health, participants, reading
+from adapters.http.routes import audit, case_events, health, participants, reading, work
+from adapters.projections import projection_runner
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage, open_storage
@@ -29,7 +30,14 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
         issuer=settings.token_issuer,
         audience=settings.token_audience,
     )
-    return Context(settings, storage, DisclosureLog(datastore), verifier, ManifestSigner(settings.audit_key))
+    return Context(
+        settings,
+        storage,
+        DisclosureLog(datastore),
+        verifier,
+        ManifestSigner(settings.audit_key),
+        projection_runner(storage, settings),
+    )
 
 
 def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
@@ -40,9 +48,14 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = context is None
         app.state.context = context or build_context(settings)
+        follow = owned and settings.projections == "inprocess"
+        if follow:
+            app.state.context.projections.start()
         try:
             yield
         finally:
+            if follow:
+                app.state.context.projections.stop()
             if owned:
                 app.state.context.storage.close()
 
@@ -56,6 +69,6 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         app.state.context = context
     problems.install(app)
     app.add_middleware(RequestContext)
-    for module in (participants, case_events, reading, audit, health):
+    for module in (participants, case_events, reading, work, audit, health):
         app.include_router(module.router)
     return app

@@ -17,6 +17,7 @@ from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage
 from coordination import CoordinationService
+from projections.runner import ProjectionRunner
 
 DEFAULT_PURPOSE = {
     Role.SAMORDNARE: "samordning",
@@ -35,6 +36,7 @@ class Context:
     log: DisclosureLog
     verifier: TokenVerifier
     signer: ManifestSigner
+    projections: ProjectionRunner
 
     @property
     def service(self) -> CoordinationService:

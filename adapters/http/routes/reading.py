@@ -14,6 +14,7 @@ from adapters.http.context import Ctx, Reader, Samordnare, actor, purpose, reque
 from adapters.http.problems import Problem
 from adapters.http.schemas import DisclosureExtract, ViewPublic
 from adapters.reading import build_view
+from projections.definitions import DECISIONS
 
 router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["reading"])
 
@@ -34,8 +35,14 @@ def view(
         raise Problem("validation-error", "as_of: must carry a time zone offset", errors=[{"field": "as_of"}])
     now = ctx.service.clock()
     at = now if as_of is None or as_of > now else as_of
-    case = ctx.service.get_case(participant_id) if as_of is None else ctx.service.case_as_of(participant_id, at)
-    result = build_view(ctx.service, case, user.agency, at, as_of)
+    if as_of is None:
+        case = ctx.service.get_case(participant_id)
+        rows = ctx.projections.store.select(
+            DECISIONS, "", '"participant_id" = %s ORDER BY "position"', (str(participant_id),)
+        )
+    else:
+        case, rows = ctx.service.case_as_of(participant_id, at), []  # history: replayed from the log itself
+    result = build_view(ctx.service, case, user.agency, at, as_of, rows)
     refused = result.empty and user.agency.value != "SF"
     ctx.log.append(
         EntryDraft(

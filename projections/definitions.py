@@ -1,0 +1,226 @@
+"""The projections: which tables each keeps, and how a batch of case events changes them."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+
+import orjson
+
+from projections.cases import Facts, fold, follow_up_row, new_facts, phase
+from projections.events import StoredEvent, uuid_text, value
+from projections.store import Delete, Operation, TableSpec, Update, Upsert, integer, text
+
+DECISIONS = TableSpec(
+    "view_decisions",
+    (
+        text("decision_id"),
+        text("participant_id"),
+        text("agency"),
+        text("category"),
+        text("decision_type"),
+        text("effective_date"),
+        text("summary"),
+        text("source_ref"),
+        text("status"),
+        text("recorded_at"),
+        text("corrects"),
+        text("corrected_by"),
+        text("consent_id"),
+        integer("consent_version"),
+        integer("position"),
+    ),
+    key=("decision_id",),
+    indexes=(("participant_id", "position"),),
+)
+TIMELINE = TableSpec(
+    "timeline",
+    (
+        integer("position"),
+        text("participant_id"),
+        text("recorded_at"),
+        text("kind"),
+        text("agency"),
+        text("category"),
+        text("ref_id"),
+    ),
+    key=("position",),
+    indexes=(("participant_id", "position"),),
+)
+CASES = TableSpec(
+    "cases",
+    (text("participant_id"), integer("open"), text("phase"), text("facts")),
+    key=("participant_id",),
+    indexes=(("open", "participant_id"),),
+)
+FOLLOW_UP = TableSpec(
+    "follow_up",
+    (
+        text("participant_id"),
+        text("start_date"),
+        text("end_date"),
+        text("outcome"),
+        text("municipality"),
+        text("gender"),
+        integer("birth_year"),
+        integer("with_consent"),
+        text("support_before"),
+        text("occupation_before"),
+        text("education_level"),
+        text("support_after"),
+        text("occupation_after"),
+    ),
+    key=("participant_id",),
+    indexes=(("start_date",), ("end_date",)),
+)
+
+FactsLoader = Callable[[Sequence[str]], dict[str, Facts]]
+
+
+class Projection:
+    """A read model: its tables, and the operations a batch of events makes on them."""
+
+    name = ""
+    tables: tuple[TableSpec, ...] = ()
+
+    def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forgets anything cached (after a failed batch, or when the tables are rebuilt)."""
+
+
+class AgencyViewProjection(Projection):
+    """Which decisions each participant has, with their status after corrections and retractions. The gate
+    decides at reading time, against the current consent, which of them a reader sees."""
+
+    name = "agency_view"
+    tables = (DECISIONS,)
+
+    def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
+        operations: list[Operation] = []
+        for event in events:
+            data = event.data
+            if event.kind in ("DecisionRecorded", "DecisionCorrected"):
+                decision_id = uuid_text(data["decision_id"])
+                corrects = uuid_text(data.get("corrects"))
+                operations.append(
+                    Upsert(
+                        DECISIONS.name,
+                        (
+                            decision_id,
+                            event.case_id,
+                            data["agency"],
+                            data["category"],
+                            data["decision_type"],
+                            value(data["effective_date"]),
+                            data["summary"],
+                            data["source_ref"],
+                            "active",
+                            event.recorded_at,
+                            corrects,
+                            None,
+                            uuid_text(data.get("consent_id")),
+                            data.get("consent_version"),
+                            event.position,
+                        ),
+                    )
+                )
+                if corrects is not None:
+                    operations.append(
+                        Update(DECISIONS.name, (corrects,), (("status", "corrected"), ("corrected_by", decision_id)))
+                    )
+            elif event.kind == "DecisionRetracted":
+                operations.append(Update(DECISIONS.name, (uuid_text(data["decision_id"]),), (("status", "retracted"),)))
+            elif event.kind == "PersonalDataErased":
+                operations.append(Delete(DECISIONS.name, "participant_id", event.case_id))
+        return operations
+
+
+def timeline_entry(event: StoredEvent) -> tuple[str, str, str | None]:
+    """(agency, category, ref_id) of an event on the timeline."""
+    data = event.data
+    if event.kind.startswith("Decision"):
+        agency = data.get("agency")
+        return (agency or "", data.get("category") or "", uuid_text(data["decision_id"]))
+    if event.kind.startswith("Consent"):
+        return ("SF", "consent", uuid_text(data["consent_id"]))
+    for key in ("intervention_id", "meeting_id"):
+        if key in data:
+            return ("SF", "coordination", uuid_text(data[key]))
+    return ("SF", "coordination", None)
+
+
+class TimelineProjection(Projection):
+    """Every event of a participant's case in order, as codes (no free text)."""
+
+    name = "timeline"
+    tables = (TIMELINE,)
+
+    def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
+        operations: list[Operation] = []
+        for event in events:
+            if event.kind == "PersonalDataErased":
+                operations.append(Delete(TIMELINE.name, "participant_id", event.case_id))
+                continue
+            agency, category, ref_id = timeline_entry(event)
+            operations.append(
+                Upsert(
+                    TIMELINE.name,
+                    (event.position, event.case_id, event.recorded_at, event.kind, agency, category, ref_id),
+                )
+            )
+        return operations
+
+
+def facts_json(facts: Facts) -> str:
+    """Facts as canonical JSON (sorted keys), so a rebuilt table is identical to a live one."""
+    return orjson.dumps(facts, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class CasesProjection(Projection):
+    """Per case: the facts the caseload is computed from, and the follow-up variables statistics count."""
+
+    name = "cases"
+    tables = (CASES, FOLLOW_UP)
+    cache_size = 200_000
+
+    def __init__(self) -> None:
+        self.cache: OrderedDict[str, Facts] = OrderedDict()
+
+    def reset(self) -> None:
+        self.cache.clear()
+
+    def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
+        touched = list(dict.fromkeys(e.case_id for e in events))
+        missing = [case_id for case_id in touched if case_id not in self.cache]
+        if missing:
+            self.cache.update(load_facts(missing))
+        for event in events:
+            facts = self.cache.get(event.case_id)
+            if facts is None:
+                facts = self.cache[event.case_id] = new_facts()
+            fold(facts, event)
+        operations: list[Operation] = []
+        for case_id in touched:
+            facts = self.cache[case_id]
+            follow_up = follow_up_row(case_id, facts)
+            operations.append(Upsert(FOLLOW_UP.name, tuple(follow_up[c] for c in FOLLOW_UP.column_names)))
+            if facts["erased"]:
+                operations.append(Delete(CASES.name, "participant_id", case_id))
+            else:
+                is_open = 1 if facts["closure"] is None else 0
+                operations.append(Upsert(CASES.name, (case_id, is_open, phase(facts), facts_json(facts))))
+            self.cache.move_to_end(case_id)
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return operations
+
+
+def all_projections() -> list[Projection]:
+    """A fresh instance of every projection."""
+    return [AgencyViewProjection(), TimelineProjection(), CasesProjection()]
+
+
+def names(projections: Iterable[Projection]) -> list[str]:
+    return [p.name for p in projections]

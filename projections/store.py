@@ -1,0 +1,282 @@
+"""Projection tables in the service's database, and the batch writer that commits view rows together with the
+projection's position (the eventsourcing library's tracking record) in one transaction: exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg import sql
+
+from projections.events import StoredEvent, decode
+
+REBUILD_SUFFIX = "__rebuild"
+TRACKING_TABLE = "samverkan_projection_tracking"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sqlite_type: str
+    postgres_type: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A projection table: columns (the first `key` of them form the primary key) and extra indexes."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def text(name: str) -> Column:
+    return Column(name, "TEXT", "text")
+
+
+def integer(name: str) -> Column:
+    return Column(name, "INTEGER", "bigint")
+
+
+@dataclass(frozen=True)
+class Upsert:
+    table: str
+    row: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    table: str
+    key: tuple[Any, ...]
+    values: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    column: str
+    value: Any
+
+
+Operation = Upsert | Update | Delete
+
+
+class ProjectionStore:
+    """SQL for the projection tables on SQLite or PostgreSQL, sharing the event store's connections."""
+
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore, events_table: str) -> None:
+        self.datastore = datastore
+        self.postgres = isinstance(datastore, PostgresDatastore)
+        self.schema = datastore.schema if isinstance(datastore, PostgresDatastore) else ""
+        self.events_table = events_table
+        self.tracking: SQLiteTrackingRecorder | PostgresTrackingRecorder
+        if isinstance(datastore, PostgresDatastore):
+            self.tracking = PostgresTrackingRecorder(datastore, tracking_table_name=TRACKING_TABLE)
+        else:
+            self.tracking = SQLiteTrackingRecorder(datastore)
+        self.tracking.create_table()
+        self._statements: dict[tuple[str, str], Any] = {}
+
+    # -- names and statements ----------------------------------------------------------------------------
+
+    def ident(self, name: str) -> Any:
+        return sql.Identifier(self.schema, name) if self.postgres else f'"{name}"'
+
+    def _sql(self, template: str, **names: Any) -> Any:
+        if self.postgres:
+            return sql.SQL(template).format(**names)
+        return template.format(**names).replace("%s", "?")
+
+    def create(self, spec: TableSpec, suffix: str = "") -> None:
+        """Creates the table (and its indexes) if missing."""
+        columns = ", ".join(f'"{c.name}" {c.postgres_type if self.postgres else c.sqlite_type}' for c in spec.columns)
+        key = ", ".join(f'"{k}"' for k in spec.key)
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    f"CREATE TABLE IF NOT EXISTS {{t}} ({columns}, PRIMARY KEY ({key}))",
+                    t=self.ident(spec.name + suffix),
+                )
+            )
+            for index in spec.indexes:
+                index_name = f"{spec.name}{suffix}_{'_'.join(index)}"
+                cols = ", ".join(f'"{c}"' for c in index)
+                cursor.execute(
+                    self._sql(
+                        f"CREATE INDEX IF NOT EXISTS {{i}} ON {{t}} ({cols})",
+                        i=sql.Identifier(index_name) if self.postgres else f'"{index_name}"',
+                        t=self.ident(spec.name + suffix),
+                    )
+                )
+
+    def drop(self, spec: TableSpec, suffix: str = "") -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql("DROP TABLE IF EXISTS {t}", t=self.ident(spec.name + suffix)))
+
+    def position(self, name: str) -> int:
+        """How far the projection `name` has processed the log (0: nothing yet)."""
+        return int(self.tracking.max_tracking_id(name) or 0)
+
+    def head(self) -> int:
+        """The log's last position."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._max_position_sql())
+            row = cursor.fetchone()
+        found = (row["max"] if self.postgres else row[0]) if row else None
+        return int(found or 0)
+
+    def _max_position_sql(self) -> Any:
+        if self.postgres:
+            return self._sql("SELECT MAX(notification_id) AS max FROM {t}", t=self.ident(self.events_table))
+        return 'SELECT MAX(rowid) FROM "stored_events"'
+
+    def read_events(self, after: int, limit: int, cursor: Any = None) -> list[StoredEvent]:
+        """Case events after `after`, in log order (read straight from the event table, decoded lightly)."""
+        if self.postgres:
+            query = self._sql(
+                "SELECT notification_id, originator_id, topic, state FROM {t}"
+                " WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
+                t=self.ident(self.events_table),
+            )
+        else:
+            query = (
+                'SELECT rowid, originator_id, topic, state FROM "stored_events" WHERE rowid > ? ORDER BY rowid LIMIT ?'
+            )
+        if cursor is None:
+            with self.datastore.transaction(commit=False) as own:
+                own.execute(query, (after, limit))
+                rows = own.fetchall()
+        else:
+            cursor.execute(query, (after, limit))
+            rows = cursor.fetchall()
+        events: list[StoredEvent] = []
+        for row in rows:
+            if self.postgres:
+                position, originator, topic, state = (
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["topic"],
+                    row["state"],
+                )
+            else:
+                position, originator, topic, state = row[0], row[1], row[2], row[3]
+            event = decode(int(position), originator, str(topic), bytes(state))
+            if event is not None:
+                events.append(event)
+        return events
+
+    # -- writing -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One transaction for a batch: every projection's rows and positions commit together, or none."""
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:
+                # Batches and rebuild swaps of different processes take turns.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan.projections'))")
+            yield cursor
+
+    def track(self, cursor: Any, name: str, position: int) -> None:
+        """Records the projection's new position in the same transaction as its rows."""
+        self.tracking._insert_tracking(cursor, Tracking(name, position))
+        # commit a tracking record inside a view's own transaction
+
+    def apply(self, cursor: Any, specs: dict[str, TableSpec], suffix: str, operations: Sequence[Operation]) -> None:
+        """Executes the operations in order, each run of like statements as one executemany."""
+        run: list[Any] = []
+        statement: Any = None
+        for operation in operations:
+            current, params = self._statement(specs[operation.table], suffix, operation)
+            if statement is not None and current != statement:
+                cursor.executemany(statement, run)
+                run = []
+            statement = current
+            run.append(params)
+        if run:
+            cursor.executemany(statement, run)
+
+    def _statement(self, spec: TableSpec, suffix: str, operation: Operation) -> tuple[Any, tuple[Any, ...]]:
+        table = spec.name + suffix
+        if isinstance(operation, Upsert):
+            columns = ", ".join(f'"{c}"' for c in spec.column_names)
+            marks = ", ".join("%s" for _ in spec.column_names)
+            if self.postgres:
+                keys = ", ".join(f'"{k}"' for k in spec.key)
+                updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in spec.column_names if c not in spec.key)
+                template = (
+                    f"INSERT INTO {{t}} ({columns}) VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+                )
+            else:
+                template = f"INSERT OR REPLACE INTO {{t}} ({columns}) VALUES ({marks})"
+            return self._cached(template, table), operation.row
+        if isinstance(operation, Update):
+            sets = ", ".join(f'"{c}" = %s' for c, _ in operation.values)
+            where = " AND ".join(f'"{k}" = %s' for k in spec.key)
+            template = f"UPDATE {{t}} SET {sets} WHERE {where}"
+            return self._cached(template, table), (*(v for _, v in operation.values), *operation.key)
+        template = f'DELETE FROM {{t}} WHERE "{operation.column}" = %s'
+        return self._cached(template, table), (operation.value,)
+
+    def _cached(self, template: str, table: str) -> Any:
+        # Statements are built once per table and shape: executemany groups runs by statement identity.
+        key = (template, table)
+        found = self._statements.get(key)
+        if found is None:
+            found = self._sql(template, t=self.ident(table))
+            self._statements[key] = found
+        return found
+
+    def select(
+        self, spec: TableSpec, suffix: str, where: str, params: Sequence[Any], cursor: Any = None
+    ) -> list[dict[str, Any]]:
+        """Rows of a projection table as dicts (`where` uses %s marks)."""
+        columns = ", ".join(f'"{c}"' for c in spec.column_names)
+        query = self._sql(f"SELECT {columns} FROM {{t}} WHERE {where}", t=self.ident(spec.name + suffix))
+        if cursor is None:
+            with self.datastore.transaction(commit=False) as own:
+                own.execute(query, tuple(params))
+                rows = own.fetchall()
+        else:
+            cursor.execute(query, tuple(params))
+            rows = cursor.fetchall()
+        return [dict(r) if self.postgres else dict(zip(spec.column_names, r, strict=True)) for r in rows]
+
+    def swap(self, cursor: Any, spec: TableSpec, suffix: str) -> None:
+        """Replaces the live table by its rebuilt twin (inside the caller's transaction)."""
+        live, fresh = self.ident(spec.name), self.ident(spec.name + suffix)
+        cursor.execute(self._sql("DROP TABLE IF EXISTS {t}", t=live))
+        if self.postgres:
+            cursor.execute(self._sql("ALTER TABLE {f} RENAME TO {n}", f=fresh, n=sql.Identifier(spec.name)))
+            for index in spec.indexes:
+                old = f"{spec.name}{suffix}_{'_'.join(index)}"
+                new = f"{spec.name}_{'_'.join(index)}"
+                cursor.execute(
+                    self._sql(
+                        "ALTER INDEX {o} RENAME TO {n}", o=sql.Identifier(self.schema, old), n=sql.Identifier(new)
+                    )
+                )
+        else:
+            cursor.execute(f'ALTER TABLE "{spec.name + suffix}" RENAME TO "{spec.name}"')
+            for index in spec.indexes:
+                cursor.execute(f'DROP INDEX IF EXISTS "{spec.name}{suffix}_{"_".join(index)}"')
+                cols = ", ".join(f'"{c}"' for c in index)
+                cursor.execute(f'CREATE INDEX IF NOT EXISTS "{spec.name}_{"_".join(index)}" ON "{spec.name}" ({cols})')
+
+    def forget(self, cursor: Any, name: str) -> None:
+        """Removes a projection's tracking record (a rebuild that starts over)."""
+        if self.postgres:
+            cursor.execute(
+                self._sql("DELETE FROM {t} WHERE application_name = %s", t=self.ident(TRACKING_TABLE)), (name,)
+            )
+        else:
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (name,))
