@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,9 @@ from adapters.audit_export import FORMATS, build_manifest, lines, verify_export
 from adapters.auth import Unauthenticated, issue_token
 from adapters.demo import create_demo_cases
 from adapters.disclosure_log import EXPORT, Actor, DisclosureLog, EntryDraft, LogFilter
+from adapters.importing import import_decisions_command
 from adapters.logging import configure_logging
+from adapters.projections import projection_runner
 from adapters.settings import SECRET_NAMES, Settings, SettingsError, new_key
 from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseUrlError, open_storage
@@ -232,6 +235,77 @@ def audit_export(
         signed = build_manifest(log.entries(where), where, fmt, ManifestSigner(settings.audit_key))
         (out / f"{target.name}.manifest.json").write_text(json.dumps(signed, indent=2))
     typer.echo(f"{target} ({signed['count']} entries) and {target.name}.manifest.json")
+
+
+import_app = typer.Typer(no_args_is_help=True, help="Import from agency systems (JSON Lines or CSV).")
+app.add_typer(import_app, name="import")
+import_app.command("decisions")(import_decisions_command)
+
+projections_app = typer.Typer(no_args_is_help=True, help="The read models: follow the log, rebuild, status.")
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("run")
+def projections_run() -> None:
+    """Keeps the projections up to date as a worker of its own (PostgreSQL: woken by NOTIFY; SQLite: polls).
+    Stops on Ctrl-C or SIGTERM. Safe beside other runners: batches take turns and commit exactly once."""
+    import signal
+    import threading
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with open_storage(settings) as storage:
+        runner = projection_runner(storage, settings)
+        console.print(f"Följer händelseloggen i {storage.target.describe()} (Ctrl-C avslutar)")
+        try:
+            runner.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str | None, typer.Argument(help="agency_view, timeline or cases (default: all).")] = None,
+    batch: Annotated[int, typer.Option(min=100, help="Events per transaction.")] = 5000,
+) -> None:
+    """Rebuilds projections from position zero into fresh tables, swapped in when complete (with progress)."""
+    settings = _settings()
+    configure_logging("WARNING")
+    with open_storage(settings) as storage:
+        runner = projection_runner(storage, settings)
+        known = [p.name for p in runner.projections]
+        if name is not None and name not in known:
+            console.print(f"[red]Unknown projection {name!r}:[/red] use one of {', '.join(known)}")
+            raise typer.Exit(2)
+        head = max(runner.store.head(), 1)
+        with Progress(
+            TextColumn("Bygger om projektioner"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("rebuild", total=head, rate="")
+            started = time.monotonic()
+
+            def advance(position: int, total: int) -> None:
+                elapsed = max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=position, total=max(total, 1), rate=f"{position / elapsed:,.0f} händelser/s")
+
+            position = runner.rebuild(None if name is None else [name], advance, batch_size=batch)
+    typer.echo(f"rebuilt {name or ', '.join(known)} up to position {position}")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each projection's position and how far it is behind the log."""
+    settings = _settings()
+    with open_storage(settings) as storage:
+        runner = projection_runner(storage, settings)
+        typer.echo(json.dumps({"head": runner.store.head(), "positions": runner.positions(), "lag": runner.lag()}))
 
 
 def _advancing(

@@ -466,9 +466,18 @@ class CoordinationService(Application[UUID]):
         self._change(case_id, lambda case, at: case.record_meeting(meeting_id, day, present, attended, sealed, by, at))
         return meeting_id
 
-    def close_case(self, case_id: UUID, *, by: str, outcome: str, closed_date: date) -> None:
-        """Closes the case with its outcome."""
-        self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at))
+    def close_case(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        outcome: str,
+        closed_date: date,
+        follow_up: Mapping[str, str] | None = None,
+    ) -> None:
+        """Closes the case with its outcome and the follow-up codes after (support_after, occupation_after)."""
+        codes = dict(follow_up or {})
+        self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at, codes))
 
     def erase_personal_data(self, case_id: UUID, *, by: str) -> None:
         """Erases the participant's personal data: records the erasure, then deletes the key and lookup hash.

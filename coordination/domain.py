@@ -191,6 +191,7 @@ class Case(Aggregate):
         self.interventions: dict[UUID, Intervention] = {}
         self.meetings: list[Meeting] = []
         self.closure: Closure | None = None
+        self.follow_up_after: dict[str, str] = {}
         self.erased_at: datetime | None = None
 
     # -- guards -------------------------------------------------------------------------------------------
@@ -611,18 +612,23 @@ class Case(Aggregate):
             Meeting(meeting_id, date, tuple(Party(p) for p in agencies_present), attended, notes, timestamp)
         )
 
-    def close(self, outcome: str, closed_date: date, by: str, at: datetime) -> None:
-        """Closes the case (avslut) with its outcome."""
+    def close(
+        self, outcome: str, closed_date: date, by: str, at: datetime, follow_up: dict[str, str] | None = None
+    ) -> None:
+        """Closes the case (avslut) with its outcome, and the follow-up codes after (support, occupation)."""
         self._require_open()
         if outcome not in OUTCOMES:
             raise InvalidCommand("outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
         if self.referral is not None and closed_date < self.referral.received_date:
             raise InvalidCommand("closed_date", "the case cannot close before its referral was received")
-        self._closed(outcome=outcome, closed_date=closed_date, by=by, timestamp=at)
+        self._closed(outcome=outcome, closed_date=closed_date, by=by, timestamp=at, follow_up=dict(follow_up or {}))
 
     @event("CaseClosed")
-    def _closed(self, outcome: str, closed_date: date, by: str, timestamp: datetime) -> None:
+    def _closed(
+        self, outcome: str, closed_date: date, by: str, timestamp: datetime, follow_up: dict[str, str] | None = None
+    ) -> None:
         self.closure = Closure(outcome, closed_date, timestamp)
+        self.follow_up_after = dict(follow_up or {})
 
     # -- erasure -------------------------------------------------------------------------------------------
 

@@ -52,4 +52,6 @@ def decode(position: int, originator_id: Any, topic: str, state: bytes) -> Store
     """The event of one log row; None for rows that are not case events."""
     if not topic.startswith(CASE_TOPIC_PREFIX):
         return None
-    return StoredEvent(position, str(originator_id), topic[len(CASE_TOPIC_PREFIX) :], orjson.loads(state))
+    case_id = uuid_text(str(originator_id))
+    assert case_id is not None
+    return StoredEvent(position, case_id, topic[len(CASE_TOPIC_PREFIX) :], orjson.loads(state))

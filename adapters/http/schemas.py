@@ -198,6 +198,8 @@ class MeetingCreate(Body):
 class ClosureCreate(Body):
     outcome: OutcomeCode
     closed_date: date
+    support_after: Code | None = None  # main source of support after (follow-up code)
+    occupation_after: Code | None = None  # occupation after (follow-up code)
 
 
 class Done(Public):

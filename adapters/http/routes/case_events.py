@@ -173,5 +173,10 @@ def record_meeting(participant_id: UUID, body: MeetingCreate, user: Samordnare, 
 @router.post("/closure", response_model=Done)
 def close_case(participant_id: UUID, body: ClosureCreate, user: Samordnare, ctx: Ctx) -> Done:
     """Closes the case (avslut) with its outcome."""
-    ctx.service.close_case(participant_id, by=user.sub, outcome=body.outcome, closed_date=body.closed_date)
+    follow_up = {
+        k: v for k, v in (("support_after", body.support_after), ("occupation_after", body.occupation_after)) if v
+    }
+    ctx.service.close_case(
+        participant_id, by=user.sub, outcome=body.outcome, closed_date=body.closed_date, follow_up=follow_up
+    )
     return Done(id=participant_id)
