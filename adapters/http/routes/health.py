@@ -13,9 +13,17 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 @router.get("/health")
 def health(ctx: Ctx) -> JSONResponse:
-    """Checks that the database answers (reads the disclosure log's head)."""
+    """Checks that the database answers; reports how far each projection is behind the log."""
     try:
         seq, _ = ctx.log.head()
-    except Exception:
+        lag = ctx.projections.lag()
+    except Exception:  # any storage failure means not healthy
         return problem_response("unavailable", "the database does not answer")
-    return JSONResponse({"status": "ok", "database": ctx.storage.target.engine, "disclosure_log_entries": seq})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": ctx.storage.target.engine,
+            "disclosure_log_entries": seq,
+            "projections": {"lag_events": lag, "runner": ctx.settings.projections},
+        }
+    )
