@@ -82,12 +82,20 @@ class Projection:
 
     name = ""
     tables: tuple[TableSpec, ...] = ()
+    insert_only: frozenset[str] = frozenset()  # tables whose upserts always add a new row
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         raise NotImplementedError
 
     def reset(self) -> None:
         """Forgets anything cached (after a failed batch, or when the tables are rebuilt)."""
+
+    def begin_bulk(self) -> None:
+        """A rebuild into empty tables starts: rows may be held back and written at the end."""
+
+    def end_bulk(self) -> list[Operation]:
+        """The rows held back since begin_bulk()."""
+        return []
 
 
 class AgencyViewProjection(Projection):
@@ -96,6 +104,7 @@ class AgencyViewProjection(Projection):
 
     name = "agency_view"
     tables = (DECISIONS,)
+    insert_only = frozenset({DECISIONS.name})
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         operations: list[Operation] = []
@@ -156,6 +165,7 @@ class TimelineProjection(Projection):
 
     name = "timeline"
     tables = (TIMELINE,)
+    insert_only = frozenset({TIMELINE.name})
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         operations: list[Operation] = []
@@ -183,37 +193,55 @@ class CasesProjection(Projection):
 
     name = "cases"
     tables = (CASES, FOLLOW_UP)
+    insert_only = frozenset({CASES.name, FOLLOW_UP.name})  # in a rebuild they are written once, at the end
     cache_size = 200_000
 
     def __init__(self) -> None:
         self.cache: OrderedDict[str, Facts] = OrderedDict()
+        self.bulk = False
 
     def reset(self) -> None:
         self.cache.clear()
+        self.bulk = False
+
+    def begin_bulk(self) -> None:
+        # Rebuilding into empty tables: every case's facts stay in memory and are written once, at the end.
+        self.reset()
+        self.bulk = True
+
+    def end_bulk(self) -> list[Operation]:
+        operations = [op for case_id in sorted(self.cache) for op in self._rows(case_id)]
+        self.bulk = False
+        return operations
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         touched = list(dict.fromkeys(e.case_id for e in events))
         missing = [case_id for case_id in touched if case_id not in self.cache]
-        if missing:
+        if missing and not self.bulk:
             self.cache.update(load_facts(missing))
         for event in events:
             facts = self.cache.get(event.case_id)
             if facts is None:
                 facts = self.cache[event.case_id] = new_facts()
             fold(facts, event)
-        operations: list[Operation] = []
+        if self.bulk:
+            return []
+        operations = [op for case_id in touched for op in self._rows(case_id)]
         for case_id in touched:
-            facts = self.cache[case_id]
-            follow_up = follow_up_row(case_id, facts)
-            operations.append(Upsert(FOLLOW_UP.name, tuple(follow_up[c] for c in FOLLOW_UP.column_names)))
-            if facts["erased"]:
-                operations.append(Delete(CASES.name, "participant_id", case_id))
-            else:
-                is_open = 1 if facts["closure"] is None else 0
-                operations.append(Upsert(CASES.name, (case_id, is_open, phase(facts), facts_json(facts))))
             self.cache.move_to_end(case_id)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
+        return operations
+
+    def _rows(self, case_id: str) -> list[Operation]:
+        facts = self.cache[case_id]
+        follow_up = follow_up_row(case_id, facts)
+        operations: list[Operation] = [Upsert(FOLLOW_UP.name, tuple(follow_up[c] for c in FOLLOW_UP.column_names))]
+        if facts["erased"]:
+            operations.append(Delete(CASES.name, "participant_id", case_id))
+        else:
+            is_open = 1 if facts["closure"] is None else 0
+            operations.append(Upsert(CASES.name, (case_id, is_open, phase(facts), facts_json(facts))))
         return operations
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -144,20 +145,16 @@ class ProjectionRunner:
             projection.reset()
             for spec in projection.tables:
                 self.store.drop(spec, REBUILD_SUFFIX)
-                self.store.create(spec, REBUILD_SUFFIX)
+                self.store.create(spec, REBUILD_SUFFIX, indexes=False)
         with self.store.transaction() as cursor:
             for projection in targets:
                 self.store.forget(cursor, projection.name + REBUILD_SUFFIX)
-        position, head = 0, self.store.head()
+        head = self.store.head()
         try:
-            while events := self.store.read_events(position, batch_size):
-                with self.store.transaction() as cursor:
-                    for projection in targets:
-                        self._apply(cursor, projection, events, REBUILD_SUFFIX)
-                        self.store.track(cursor, projection.name + REBUILD_SUFFIX, events[-1].position)
-                position = events[-1].position
-                if progress:
-                    progress(position, max(head, position))
+            position = self._load(targets, batch_size, head, progress)
+            for projection in targets:
+                for spec in projection.tables:
+                    self.store.create_indexes(spec, REBUILD_SUFFIX)
             with self.store.transaction() as cursor:
                 # Under the lock the live runners also take: the tail written meanwhile, then the swap.
                 while tail := self.store.read_events(position, batch_size, cursor=cursor):
@@ -177,9 +174,36 @@ class ProjectionRunner:
             progress(position, position)
         return position
 
+    def _load(self, targets: list[Projection], batch_size: int, head: int, progress: Progress | None) -> int:
+        """Folds the log into the rebuild tables, reading the next batch while the last one is written."""
+        position = 0
+        for projection in targets:
+            projection.begin_bulk()
+        pending: Future[list[StoredEvent]]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-reader") as reader:
+            pending = reader.submit(self.store.read_events, position, batch_size)
+            while events := pending.result():
+                pending = reader.submit(self.store.read_events, events[-1].position, batch_size)
+                with self.store.transaction(durable=False) as cursor:
+                    for projection in targets:
+                        self._apply(cursor, projection, events, REBUILD_SUFFIX)
+                        self.store.track(cursor, projection.name + REBUILD_SUFFIX, events[-1].position)
+                position = events[-1].position
+                if progress:
+                    progress(position, max(head, position))
+        with self.store.transaction(durable=False) as cursor:
+            for projection in targets:
+                specs = {spec.name: spec for spec in projection.tables}
+                self.store.apply(
+                    cursor, specs, REBUILD_SUFFIX, projection.end_bulk(), copy_tables=projection.insert_only
+                )
+        return position
+
     # -- shared --------------------------------------------------------------------------------------------
 
     def _apply(self, cursor: Any, projection: Projection, events: list[StoredEvent], suffix: str) -> None:
+        """Folds the events into the projection's tables (rebuild tables load new rows with COPY)."""
+
         def load_facts(case_ids: Sequence[str]) -> dict[str, Facts]:
             found: dict[str, Facts] = {}
             for start in range(0, len(case_ids), 500):
@@ -191,7 +215,8 @@ class ProjectionRunner:
 
         operations = projection.process(events, load_facts)
         specs = {spec.name: spec for spec in projection.tables}
-        self.store.apply(cursor, specs, suffix, operations)
+        copy_tables = projection.insert_only if suffix else frozenset()
+        self.store.apply(cursor, specs, suffix, operations, copy_tables=copy_tables)
 
 
 def wait_until(runner: ProjectionRunner, position: int, timeout: float = 5.0) -> bool:

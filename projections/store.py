@@ -12,6 +12,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from projections.events import StoredEvent, decode
 
@@ -38,6 +39,9 @@ class TableSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
 
 def text(name: str) -> Column:
@@ -97,8 +101,8 @@ class ProjectionStore:
             return sql.SQL(template).format(**names)
         return template.format(**names).replace("%s", "?")
 
-    def create(self, spec: TableSpec, suffix: str = "") -> None:
-        """Creates the table (and its indexes) if missing."""
+    def create(self, spec: TableSpec, suffix: str = "", *, indexes: bool = True) -> None:
+        """Creates the table (and, unless told not to, its indexes) if missing."""
         columns = ", ".join(f'"{c.name}" {c.postgres_type if self.postgres else c.sqlite_type}' for c in spec.columns)
         key = ", ".join(f'"{k}"' for k in spec.key)
         with self.datastore.transaction(commit=True) as cursor:
@@ -108,7 +112,7 @@ class ProjectionStore:
                     t=self.ident(spec.name + suffix),
                 )
             )
-            for index in spec.indexes:
+            for index in spec.indexes if indexes else ():
                 index_name = f"{spec.name}{suffix}_{'_'.join(index)}"
                 cols = ", ".join(f'"{c}"' for c in index)
                 cursor.execute(
@@ -118,6 +122,10 @@ class ProjectionStore:
                         t=self.ident(spec.name + suffix),
                     )
                 )
+
+    def create_indexes(self, spec: TableSpec, suffix: str = "") -> None:
+        """Adds the table's secondary indexes (a rebuild loads its rows first: faster than index upkeep)."""
+        self.create(spec, suffix)
 
     def drop(self, spec: TableSpec, suffix: str = "") -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -154,33 +162,38 @@ class ProjectionStore:
             )
         if cursor is None:
             with self.datastore.transaction(commit=False) as own:
-                own.execute(query, (after, limit))
-                rows = own.fetchall()
+                rows = self._tuples(own, query, (after, limit))
         else:
-            cursor.execute(query, (after, limit))
-            rows = cursor.fetchall()
+            rows = self._tuples(cursor, query, (after, limit))
         events: list[StoredEvent] = []
-        for row in rows:
-            if self.postgres:
-                position, originator, topic, state = (
-                    row["notification_id"],
-                    row["originator_id"],
-                    row["topic"],
-                    row["state"],
-                )
-            else:
-                position, originator, topic, state = row[0], row[1], row[2], row[3]
+        for position, originator, topic, state in rows:
             event = decode(int(position), originator, str(topic), bytes(state))
             if event is not None:
                 events.append(event)
         return events
 
+    def _tuples(self, cursor: Any, query: Any, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (the library's PostgreSQL cursors make dicts, which cost more per row)."""
+        if not self.postgres:
+            cursor.execute(query, params)
+            return [tuple(r) for r in cursor.fetchall()]
+        factory = cursor.row_factory
+        cursor.row_factory = tuple_row
+        try:
+            cursor.execute(query, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.row_factory = factory
+
     # -- writing -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One transaction for a batch: every projection's rows and positions commit together, or none."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Any]:
+        """One transaction for a batch: every projection's rows and positions commit together, or none.
+        `durable=False` skips waiting for the flush: for rebuild batches, which a crash throws away anyway."""
         with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres and not durable:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             if self.postgres:
                 # Batches and rebuild swaps of different processes take turns.
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan.projections'))")
@@ -191,13 +204,41 @@ class ProjectionStore:
         self.tracking._insert_tracking(cursor, Tracking(name, position))
         # commit a tracking record inside a view's own transaction
 
-    def apply(self, cursor: Any, specs: dict[str, TableSpec], suffix: str, operations: Sequence[Operation]) -> None:
-        """Executes the operations in order, each run of like statements as one executemany."""
+    def apply(
+        self,
+        cursor: Any,
+        specs: dict[str, TableSpec],
+        suffix: str,
+        operations: Sequence[Operation],
+        *,
+        copy_tables: frozenset[str] = frozenset(),
+    ) -> None:
+        """Executes the operations in order, each run of like statements as one executemany.
+
+        For tables in `copy_tables` (fresh tables being rebuilt, where an upsert is always a new row) the
+        upserts are loaded first with COPY on PostgreSQL: the updates and deletes of the same batch only touch
+        rows inserted before them, so the order is kept."""
+        if copy_tables and self.postgres:
+            copied: dict[str, list[tuple[Any, ...]]] = {}
+            rest: list[Operation] = []
+            for operation in operations:
+                if isinstance(operation, Upsert) and operation.table in copy_tables:
+                    copied.setdefault(operation.table, []).append(operation.row)
+                else:
+                    rest.append(operation)
+            for table, rows in copied.items():
+                spec = specs[table]
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names)
+                statement = sql.SQL("COPY {t} ({c}) FROM STDIN").format(t=self.ident(table + suffix), c=columns)
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            operations = rest
         run: list[Any] = []
         statement: Any = None
         for operation in operations:
             current, params = self._statement(specs[operation.table], suffix, operation)
-            if statement is not None and current != statement:
+            if statement is not None and current is not statement:
                 cursor.executemany(statement, run)
                 run = []
             statement = current
@@ -206,34 +247,40 @@ class ProjectionStore:
             cursor.executemany(statement, run)
 
     def _statement(self, spec: TableSpec, suffix: str, operation: Operation) -> tuple[Any, tuple[Any, ...]]:
-        table = spec.name + suffix
         if isinstance(operation, Upsert):
-            columns = ", ".join(f'"{c}"' for c in spec.column_names)
-            marks = ", ".join("%s" for _ in spec.column_names)
+            return self._cached(("upsert", spec.name, suffix), spec, suffix), operation.row
+        if isinstance(operation, Update):
+            columns = tuple(c for c, _ in operation.values)
+            statement = self._cached(("update", spec.name, suffix, columns), spec, suffix)
+            return statement, (*(v for _, v in operation.values), *operation.key)
+        return self._cached(("delete", spec.name, suffix, operation.column), spec, suffix), (operation.value,)
+
+    def _cached(self, key: tuple[Any, ...], spec: TableSpec, suffix: str) -> Any:
+        # Built once per table and shape; executemany groups runs by statement identity.
+        found = self._statements.get(key)
+        if found is not None:
+            return found
+        kind = key[0]
+        if kind == "upsert":
+            names = spec.column_names
+            columns = ", ".join(f'"{c}"' for c in names)
+            marks = ", ".join("%s" for _ in names)
             if self.postgres:
                 keys = ", ".join(f'"{k}"' for k in spec.key)
-                updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in spec.column_names if c not in spec.key)
+                updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in names if c not in spec.key)
                 template = (
                     f"INSERT INTO {{t}} ({columns}) VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}"
                 )
             else:
                 template = f"INSERT OR REPLACE INTO {{t}} ({columns}) VALUES ({marks})"
-            return self._cached(template, table), operation.row
-        if isinstance(operation, Update):
-            sets = ", ".join(f'"{c}" = %s' for c, _ in operation.values)
+        elif kind == "update":
+            sets = ", ".join(f'"{c}" = %s' for c in key[3])
             where = " AND ".join(f'"{k}" = %s' for k in spec.key)
             template = f"UPDATE {{t}} SET {sets} WHERE {where}"
-            return self._cached(template, table), (*(v for _, v in operation.values), *operation.key)
-        template = f'DELETE FROM {{t}} WHERE "{operation.column}" = %s'
-        return self._cached(template, table), (operation.value,)
-
-    def _cached(self, template: str, table: str) -> Any:
-        # Statements are built once per table and shape: executemany groups runs by statement identity.
-        key = (template, table)
-        found = self._statements.get(key)
-        if found is None:
-            found = self._sql(template, t=self.ident(table))
-            self._statements[key] = found
+        else:
+            template = f'DELETE FROM {{t}} WHERE "{key[3]}" = %s'
+        found = self._sql(template, t=self.ident(spec.name + suffix))
+        self._statements[key] = found
         return found
 
     def select(
