@@ -41,7 +41,7 @@ from datetime import date
 
 GENDERS = ("female", "male")
 OUTCOMES = ("work", "studies", "other_support", "moved", "declined", "error")
-AGE_BANDS = ("16-19", "20-24", "25-29", "30-39", "40-49", "50-64", "65+")
+AGE_BANDS = ("0-15", "16-19", "20-24", "25-29", "30-39", "40-49", "50-64", "65+")
 DAY_BANDS = ("0-90", "91-180", "181-365", "366+")
 UNKNOWN = "unknown"
 TOTAL = "total"
@@ -94,12 +94,10 @@ class Table:
 
 def age_band(birth_year: int, on: date) -> str:
     """The age band on a date, the age counted as `on.year - birth_year` (the birth date is not kept).
-
-    Raises ValueError under 16: no band covers it, and the follow-up does not count children.
-    """
+    Minors (a guardian's consent needed) are rare in the programmes and counted together as 0-15."""
     age = on.year - birth_year
     if age < MIN_AGE:
-        raise ValueError(f"age {age} is under {MIN_AGE}: no age band")
+        return AGE_BANDS[0]
     for upper, band in _AGE_LIMITS:
         if age <= upper:
             return band

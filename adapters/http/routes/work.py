@@ -14,6 +14,7 @@ from adapters.disclosure_log import Disclosed, EntryDraft
 from adapters.http.context import Ctx, Samordnare, StatisticsReader, actor, purpose, request_id
 from adapters.http.problems import Problem
 from consent import Allowed, Party, local_date, may_see
+from projections import statistics as figures
 from projections.cases import caseload_entry
 from projections.definitions import CASES, FOLLOW_UP, TIMELINE
 
@@ -118,8 +119,6 @@ def statistics(
 ) -> Response:
     """Aggregate follow-up figures for the period; cells under 5 are suppressed (and secondary cells where a
     total would reveal them). Participants without consent are counted by year and gender only."""
-    from projections import statistics as figures
-
     today = local_date(ctx.service.clock())
     period_to = until or today
     period_from = since or date(period_to.year, 1, 1)
