@@ -134,6 +134,13 @@ def test_a_full_scenario_over_a_socket_logs_no_personal_data(
         )
         assert http.get(f"/api/v1/participants/{pid}/view", headers=af).status_code == 403
         assert http.get(f"/api/v1/participants/{pid}/view", headers={"Authorization": "Bearer x"}).status_code == 401
+        # The in-process projection runner follows the log: the caseload shows the case within moments.
+        deadline = time.monotonic() + 15
+        while set(http.get("/api/v1/health").json()["projections"]["lag_events"].values()) != {0}:
+            assert time.monotonic() < deadline, "the projections did not catch up"
+            time.sleep(0.1)
+        caseload = http.get("/api/v1/caseload", headers=sf).json()
+        assert [c["participant_id"] for c in caseload["cases"]] == [pid]
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=20)
     assert '"event": "request"' in output  # the access log is there, as JSON lines
