@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from consent import OWN_CATEGORY, Party, local_date
-from coordination import ConsentRequired, CoordinationService, DomainError
+from coordination import AlreadyEnrolled, ConsentRequired, CoordinationService
 from coordination.personnummer import fictitious_personnummer
 
 GIVEN = {
@@ -30,6 +30,8 @@ DECISIONS: dict[Party, list[tuple[str, str]]] = {
 }
 INTERVENTIONS = ["kartlaggning", "arbetstraning", "praktik", "studier", "samtalsstod", "friskvard"]
 OUTCOMES = ["work", "studies", "studies", "other_support", "moved", "declined"]
+SUPPORT = ["ekonomiskt_bistand", "sjukpenning", "aktivitetsersattning", "aktivitetsstod", "lon", "ingen"]
+OCCUPATION = ["arbetssokande", "sjukskriven", "studier", "arbete", "ingen"]
 
 
 @dataclass
@@ -85,17 +87,23 @@ def create_demo_cases(
     for n in range(participants):
         gender: Literal["female", "male"] = rng.choice(["female", "male"])
         birth = date(today.year - rng.randint(19, 63), rng.randint(1, 12), rng.randint(1, 28))
-        number = fictitious_personnummer(birth, rng.randint(0, 99), gender=gender)
-        try:
-            case_id = service.enrol(
-                by="samordnare-demo",
-                personnummer=number,
-                given_name=rng.choice(GIVEN[gender]),
-                family_name=rng.choice(FAMILY),
-                municipality=rng.choice(MUNICIPALITIES),
-            )
-        except DomainError:
-            continue  # the same fictitious number drawn twice: skip it
+        case_id = None
+        for _attempt in range(20):  # the same fictitious number can come up twice (or exist from an earlier run)
+            number = fictitious_personnummer(birth, rng.randint(0, 99), gender=gender)
+            try:
+                case_id = service.enrol(
+                    by="samordnare-demo",
+                    personnummer=number,
+                    given_name=rng.choice(GIVEN[gender]),
+                    family_name=rng.choice(FAMILY),
+                    municipality=rng.choice(MUNICIPALITIES),
+                    baseline={"support_before": rng.choice(SUPPORT), "occupation_before": rng.choice(OCCUPATION)},
+                )
+                break
+            except AlreadyEnrolled:
+                birth += timedelta(days=1)
+        if case_id is None:
+            continue
         summary.participants += 1
         parties = rng.sample(list(Party)[:4], k=rng.randint(2, 4))
         service.record_referral(
@@ -151,7 +159,13 @@ def create_demo_cases(
             provider_agency=rng.choice(parties).value,
         )
         if rng.random() < 0.3:  # noqa: PLR2004
-            service.close_case(case_id, by="samordnare-demo", outcome=rng.choice(OUTCOMES), closed_date=today)
+            service.close_case(
+                case_id,
+                by="samordnare-demo",
+                outcome=rng.choice(OUTCOMES),
+                closed_date=today,
+                follow_up={"support_after": rng.choice(SUPPORT), "occupation_after": rng.choice(OCCUPATION)},
+            )
             summary.closed += 1
         if progress:
             progress(1)
