@@ -79,6 +79,30 @@ class EntryDraft:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def refused_recording(
+    actor: Actor,
+    request_id: str,
+    purpose: str,
+    participant_id: UUID,
+    category: str,
+    refused: Exception,
+    **details: Any,
+) -> EntryDraft:
+    """The entry for a decision the gate (or the category rule) refused: who tried which category and why,
+    never the decision's content."""
+    missing = getattr(refused, "missing", None)
+    return EntryDraft(
+        RECORDING_REFUSED,
+        actor,
+        request_id,
+        purpose,
+        participant_id=participant_id,
+        outcome="refused",
+        reason=str(getattr(refused, "kind", type(refused).__name__)),
+        details={"category": category, "missing_grant": None if missing is None else missing.describe(), **details},
+    )
+
+
 def canonical(body: dict[str, Any]) -> bytes:
     """The canonical encoding hashed for an entry: sorted keys, no spaces, UTF-8."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.disclosure_log import RECORDING_REFUSED, SEARCH, Actor, DisclosureLog, EntryDraft
+from adapters.disclosure_log import SEARCH, Actor, DisclosureLog, EntryDraft, refused_recording
 from adapters.http.schemas import AgencyCode, DecisionCreate
 from adapters.settings import Settings, SettingsError
 from adapters.storage import DatabaseUrlError, open_storage
@@ -438,18 +438,8 @@ class _Importer:
 
     def _log_refusal(self, case_id: UUID, row: ImportRow, refused: ConsentRequired | NotPermitted, line: int) -> None:
         # Like the HTTP API: who tried which category, and why; never the decision's content.
-        missing = refused.missing.describe() if isinstance(refused, ConsentRequired) else None
         self.log.append(
-            EntryDraft(
-                RECORDING_REFUSED,
-                self.actor,
-                self.request_id,
-                PURPOSE,
-                participant_id=case_id,
-                outcome="refused",
-                reason=refused.kind,
-                details={"category": row.category, "missing_grant": missing, "line": line},
-            )
+            refused_recording(self.actor, self.request_id, PURPOSE, case_id, row.category, refused, line=line)
         )
 
 

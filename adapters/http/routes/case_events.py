@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
-from adapters.disclosure_log import RECORDING_REFUSED, EntryDraft
+from adapters.disclosure_log import refused_recording
 from adapters.http.context import Ctx, Handlaggare, Samordnare, actor, purpose, request_id
 from adapters.http.schemas import (
     ClosureCreate,
@@ -51,22 +51,11 @@ def _record(
     except (ConsentRequired, NotPermitted) as refused:
         # The refusal is logged without the decision's content: only who tried what category, and why.
         ctx.log.append(
-            EntryDraft(
-                RECORDING_REFUSED,
-                actor(user),
-                request_id(request),
-                purpose(request, user),
-                participant_id=participant_id,
-                outcome="refused",
-                reason=refused.kind,
-                details={"category": body.category, "missing_grant": _missing(refused)},
+            refused_recording(
+                actor(user), request_id(request), purpose(request, user), participant_id, body.category, refused
             )
         )
         raise
-
-
-def _missing(refused: ConsentRequired | NotPermitted) -> str | None:
-    return refused.missing.describe() if isinstance(refused, ConsentRequired) else None
 
 
 @router.post("/decisions", status_code=status.HTTP_201_CREATED, response_model=Created)
