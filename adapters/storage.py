@@ -167,7 +167,7 @@ def open_storage(settings: Settings) -> Storage:
     target = parse_database_url(settings.database_url)
     master_key, lookup_key = settings.keys
     vault = Vault(master_key, lookup_key, master_key_id=settings.master_key_id)
-    with _schema_lock(target, settings):
+    with schema_lock(target, settings):
         service = CoordinationService(
             library_env(target, settings), vault=vault, max_consent_months=settings.max_consent_months
         )
@@ -181,7 +181,7 @@ def open_storage(settings: Settings) -> Storage:
 
 
 @contextmanager
-def _schema_lock(target: DatabaseTarget, settings: Settings) -> Iterator[None]:
+def schema_lock(target: DatabaseTarget, settings: Settings) -> Iterator[None]:
     """Several workers starting at once on a new PostgreSQL database take turns creating the tables (the
     library's CREATE ... IF NOT EXISTS statements collide when run concurrently)."""
     if target.engine != "postgres":
