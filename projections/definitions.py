@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -93,9 +93,9 @@ class Projection:
     def begin_bulk(self) -> None:
         """A rebuild into empty tables starts: rows may be held back and written at the end."""
 
-    def end_bulk(self) -> list[Operation]:
+    def end_bulk(self) -> Iterator[Operation]:
         """The rows held back since begin_bulk()."""
-        return []
+        return iter(())
 
 
 class AgencyViewProjection(Projection):
@@ -209,10 +209,12 @@ class CasesProjection(Projection):
         self.reset()
         self.bulk = True
 
-    def end_bulk(self) -> list[Operation]:
-        operations = [op for case_id in sorted(self.cache) for op in self._rows(case_id)]
+    def end_bulk(self) -> Iterator[Operation]:
+        # Yielded case by case, each case's facts let go once written: the peak stays at the facts themselves.
+        for case_id in sorted(self.cache):
+            yield from self._rows(case_id)
+            del self.cache[case_id]
         self.bulk = False
-        return operations
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         touched = list(dict.fromkeys(e.case_id for e in events))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -49,7 +50,7 @@ def decode(position: int, originator_id: Any, topic: str, state: bytes) -> Store
     """The event of one log row; None for rows that are not case events."""
     if not topic.startswith(CASE_TOPIC_PREFIX):
         return None
-    case_id = uuid_text(str(originator_id))
+    case_id = str(originator_id) if isinstance(originator_id, UUID) else uuid_text(str(originator_id))
     assert case_id is not None
     data = orjson.loads(state)
     return StoredEvent(position, case_id, topic[len(CASE_TOPIC_PREFIX) :], data, data["timestamp"]["_data_"])

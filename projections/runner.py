@@ -4,6 +4,8 @@ that replace the live ones in one transaction, so readers never see a half-built
 
 from __future__ import annotations
 
+import gc
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -179,6 +181,20 @@ class ProjectionRunner:
         position = 0
         for projection in targets:
             projection.begin_bulk()
+        # The held-back case facts are many long-lived objects without reference cycles: Python's cyclic
+        # collector would walk them again and again (a quarter of a rebuild's time); reference counting frees
+        # everything that matters, and the collector runs again afterwards.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            position = self._fold_log(targets, batch_size, head, progress)
+        finally:
+            if collecting:
+                gc.enable()
+        return position
+
+    def _fold_log(self, targets: list[Projection], batch_size: int, head: int, progress: Progress | None) -> int:
+        position = 0
         pending: Future[list[StoredEvent]]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-reader") as reader:
             pending = reader.submit(self.store.read_events, position, batch_size)
@@ -191,12 +207,12 @@ class ProjectionRunner:
                 position = events[-1].position
                 if progress:
                     progress(position, max(head, position))
-        with self.store.transaction(durable=False) as cursor:
-            for projection in targets:
-                specs = {spec.name: spec for spec in projection.tables}
-                self.store.apply(
-                    cursor, specs, REBUILD_SUFFIX, projection.end_bulk(), copy_tables=projection.insert_only
-                )
+        for projection in targets:
+            specs = {spec.name: spec for spec in projection.tables}
+            held_back = projection.end_bulk()
+            while chunk := list(itertools.islice(held_back, 20_000)):
+                with self.store.transaction(durable=False) as cursor:
+                    self.store.apply(cursor, specs, REBUILD_SUFFIX, chunk, copy_tables=projection.insert_only)
         return position
 
     # -- shared --------------------------------------------------------------------------------------------
