@@ -70,18 +70,30 @@ def lines(entries: Iterable[dict[str, Any]], fmt: str) -> Iterator[str]:
     return jsonl_lines(entries) if fmt == "jsonl" else csv_lines(entries)
 
 
-def entries_from_text(text: str, fmt: str) -> Iterator[dict[str, Any]]:
-    """Parses an export back into entries, exactly as they were hashed."""
+def entries_from_text(text: str, fmt: str) -> Iterator[dict[str, Any] | None]:
+    """Parses an export back into entries, exactly as they were hashed; None for a line that does not parse."""
     if fmt == "jsonl":
         # Split on \n only: JSON strings may hold U+2028 and the like, which splitlines() would cut at.
         for line in text.split("\n"):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    entry = json.loads(line)
+                except (ValueError, RecursionError):
+                    entry = None
+                yield entry if isinstance(entry, dict) else None
         return
-    for row in csv.DictReader(io.StringIO(text)):
-        entry: dict[str, Any] = {}
+    try:
+        for row in csv.DictReader(io.StringIO(text)):
+            yield _csv_entry(row)
+    except csv.Error:
+        yield None
+
+
+def _csv_entry(row: dict[str, Any]) -> dict[str, Any] | None:
+    entry: dict[str, Any] = {}
+    try:
         for column in CSV_COLUMNS:
-            value = row.get(column, "")
+            value = row.get(column) or ""
             if column in _JSON_COLUMNS:
                 entry[column] = json.loads(value) if value else None
             elif column == "seq":
@@ -90,7 +102,9 @@ def entries_from_text(text: str, fmt: str) -> Iterator[dict[str, Any]]:
                 entry[column] = None
             else:
                 entry[column] = value
-        yield entry
+    except (ValueError, RecursionError, TypeError):
+        return None
+    return entry
 
 
 def build_manifest(
@@ -146,6 +160,9 @@ def verify_export(
     manifest, also that the manifest is signed by the trusted key, the file's SHA-256 and the count."""
     checker = ChainChecker(contiguous=False)
     for entry in entries_from_text(text, fmt):
+        if entry is None:
+            after = checker.last_seq
+            return VerifyResult(False, checker.count, after + 1, f"the entry after entry {after} does not parse")
         if not checker.check(entry):
             return checker.result()
     result = checker.result()

@@ -15,16 +15,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.audit_export import FORMATS, build_manifest, lines, verify_export
-from adapters.auth import Unauthenticated, issue_token
+from adapters.access import Caller
+from adapters.audit_export import FORMATS, lines, verify_export
+from adapters.auth import Role, Unauthenticated, issue_token
 from adapters.demo import create_demo_cases
-from adapters.disclosure_log import EXPORT, Actor, DisclosureLog, EntryDraft, LogFilter
+from adapters.disclosure_log import LogFilter
 from adapters.importing import import_decisions_command
 from adapters.logging import configure_logging
 from adapters.projections import projection_runner
+from adapters.read_service import open_read_service
 from adapters.settings import SECRET_NAMES, Settings, SettingsError, new_key
 from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseUrlError, open_storage
+from consent import Party
 from projections import cases_by_year_and_gender, enrolled_case_ids
 
 app = typer.Typer(no_args_is_help=True, help="Samverkan: the coordination service for samordningsförbund.")
@@ -189,7 +192,7 @@ def audit_verify(
     else:
         settings = _settings()
         with open_storage(settings) as storage:
-            result = DisclosureLog(storage.service.factory.datastore).verify()  # type: ignore[attr-defined]
+            result = open_read_service(storage, settings).verify(_cli_granskare())
     typer.echo(json.dumps(result.as_dict()))
     if not result.ok:
         raise typer.Exit(1)
@@ -209,32 +212,31 @@ def audit_export(
         raise typer.Exit(2)
     settings = _settings()
     with open_storage(settings) as storage:
-        log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
-        entry = log.append(
-            EntryDraft(
-                EXPORT,
-                Actor(f"cli:{getpass.getuser()}", "SF", "granskare"),
-                "cli",
-                "granskning",
-                details={"format": fmt, "participant": participant, "agency": agency, "user": user},
-            )
-        )
-        where = LogFilter(UUID(participant) if participant else None, agency, user, None, None, entry["seq"])
+        reads = open_read_service(storage, settings)
+        caller = _cli_granskare()
+        exported = reads.export(caller, LogFilter(UUID(participant) if participant else None, agency, user), fmt)
         out.mkdir(parents=True, exist_ok=True)
-        target = out / f"disclosures-{entry['seq']}.{fmt}"
+        target = out / f"disclosures-{exported.last_seq}.{fmt}"
         with (
             target.open("w", encoding="utf-8", newline="") as handle,
             Progress(
                 TextColumn("Exporterar utlämnandeloggen"), BarColumn(), MofNCompleteColumn(), console=console
             ) as bar,
         ):
-            task = bar.add_task("export", total=entry["seq"])
-            for line in lines(_advancing(log.entries(where), lambda e: bar.update(task, completed=e["seq"])), fmt):
+            task = bar.add_task("export", total=exported.last_seq)
+            ticking = _advancing(exported.entries, lambda e: bar.update(task, completed=e["seq"]))
+            for line in lines(ticking, fmt):
                 handle.write(line)
-            bar.update(task, completed=entry["seq"])
-        signed = build_manifest(log.entries(where), where, fmt, ManifestSigner(settings.audit_key))
+            bar.update(task, completed=exported.last_seq)
+        where = LogFilter(UUID(participant) if participant else None, agency, user, until_seq=exported.last_seq)
+        signed = reads.manifest(caller, where, fmt)
         (out / f"{target.name}.manifest.json").write_text(json.dumps(signed, indent=2))
     typer.echo(f"{target} ({signed['count']} entries) and {target.name}.manifest.json")
+
+
+def _cli_granskare() -> Caller:
+    """The operator running an audit command, as the log records them."""
+    return Caller(f"cli:{getpass.getuser()}", Party.SF, Role.GRANSKARE, "cli", "granskning")
 
 
 import_app = typer.Typer(no_args_is_help=True, help="Import from agency systems (JSON Lines or CSV).")

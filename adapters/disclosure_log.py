@@ -24,14 +24,21 @@ from psycopg import sql
 GENESIS_HASH = "0" * 64
 PAGE = 1_000
 
-# Kinds of entry.
+# Kinds of entry (docs/audit.md lists them with what each records).
 VIEW = "view"
 VIEW_REFUSED = "view-refused"
-RECORDING_REFUSED = "recording-refused"
+RECONSTRUCTION = "reconstruction"
+TIMELINE = "timeline"
+CASELOAD = "caseload"
 CONSENTS_READ = "consents-read"
 SEARCH = "search"
 EXTRACT = "extract"
+STATISTICS = "statistics"
 EXPORT = "export"
+MANIFEST = "manifest"
+VERIFY = "verify"
+RECORDING_REFUSED = "recording-refused"
+ERASURE = "erasure"
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,9 @@ class EntryDraft:
     reason: str | None = None
     as_of: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Further participants one entry is about (a caseload lists many): kept in the hashed body as
+    # details["subjects"] and indexed, so each participant's extract finds the entry.
+    subjects: Sequence[UUID] = ()
 
 
 def refused_recording(
@@ -131,7 +141,7 @@ def build_body(draft: EntryDraft, seq: int, prev_hash: str, recorded_at: datetim
         "as_of": None if draft.as_of is None else draft.as_of.isoformat(),
         "disclosed": [d.as_dict() for d in draft.disclosed],
         "categories": sorted({d.category for d in draft.disclosed}),
-        "details": draft.details,
+        "details": {**draft.details, "subjects": [str(s) for s in draft.subjects]} if draft.subjects else draft.details,
     }
 
 
@@ -248,16 +258,22 @@ class DisclosureLog:
                 " id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)"
             )
             cursor.execute(f"INSERT OR IGNORE INTO disclosure_log_head VALUES (1, 0, '{GENESIS_HASH}')")  # noqa: S608 - table names and constants only; values are parameters
-            for action in ("UPDATE", "DELETE"):
-                cursor.execute(
-                    f"CREATE TRIGGER IF NOT EXISTS disclosure_log_no_{action.lower()} BEFORE {action} "
-                    "ON disclosure_log BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END"
-                )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS disclosure_log_subjects ("
+                " participant_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (participant_id, seq))"
+            )
+            for table in ("disclosure_log", "disclosure_log_subjects"):
+                for action in ("UPDATE", "DELETE"):
+                    cursor.execute(
+                        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} "
+                        f"ON {table} BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END"
+                    )
 
     def _create_postgres(self) -> None:
         ident = {
             "log": sql.Identifier(self.schema, "disclosure_log"),
             "head": sql.Identifier(self.schema, "disclosure_log_head"),
+            "subjects": sql.Identifier(self.schema, "disclosure_log_subjects"),
             "fn": sql.Identifier(self.schema, "disclosure_log_append_only"),
             "idx": sql.Identifier("disclosure_log_participant"),
         }
@@ -276,6 +292,12 @@ class DisclosureLog:
             " FOR EACH ROW EXECUTE FUNCTION {fn}()",
             "CREATE OR REPLACE TRIGGER disclosure_log_no_truncate BEFORE TRUNCATE ON {log}"
             " FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
+            "CREATE TABLE IF NOT EXISTS {subjects} ("
+            " participant_id uuid NOT NULL, seq bigint NOT NULL, PRIMARY KEY (participant_id, seq))",
+            "CREATE OR REPLACE TRIGGER disclosure_log_subjects_no_change BEFORE UPDATE OR DELETE ON {subjects}"
+            " FOR EACH ROW EXECUTE FUNCTION {fn}()",
+            "CREATE OR REPLACE TRIGGER disclosure_log_subjects_no_truncate BEFORE TRUNCATE ON {subjects}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
         ]
         with self.datastore.transaction(commit=True) as cursor:
             # Concurrent first starts (several workers) must not race on CREATE OR REPLACE.
@@ -289,8 +311,11 @@ class DisclosureLog:
             return sql.SQL(text).format(
                 log=sql.Identifier(self.schema, "disclosure_log"),
                 head=sql.Identifier(self.schema, "disclosure_log_head"),
+                subjects=sql.Identifier(self.schema, "disclosure_log_subjects"),
             )
-        return text.format(log="disclosure_log", head="disclosure_log_head").replace("%s", "?")
+        return text.format(
+            log="disclosure_log", head="disclosure_log_head", subjects="disclosure_log_subjects"
+        ).replace("%s", "?")
 
     # -- writing -------------------------------------------------------------------------------------------
 
@@ -362,7 +387,7 @@ class DisclosureLog:
             head = cursor.fetchone()
             last_seq, last_hash = (int(head["seq"]), str(head["hash"])) if self.postgres else (head[0], head[1])
             now = datetime.now(UTC)
-            entries, rows = [], []
+            entries, rows, subjects = [], [], []
             for draft in drafts:
                 body = build_body(draft, last_seq + 1, last_hash, now)
                 body["hash"] = entry_hash(body)
@@ -381,7 +406,10 @@ class DisclosureLog:
                         body["hash"],
                     )
                 )
+                subjects.extend((s if self.postgres else str(s), body["seq"]) for s in dict.fromkeys(draft.subjects))
                 last_seq, last_hash = body["seq"], body["hash"]
+            if subjects:
+                cursor.executemany(self._q("INSERT INTO {subjects} (participant_id, seq) VALUES (%s, %s)"), subjects)
             if self.postgres:
                 # One round trip: the rows and the new head together.
                 values = sql.SQL(", ").join(sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)") for _ in rows)
@@ -412,15 +440,20 @@ class DisclosureLog:
         return (int(row["seq"]), str(row["hash"])) if self.postgres else (int(row[0]), str(row[1]))
 
     def entries(self, where: LogFilter | None = None) -> Iterator[dict[str, Any]]:
-        """Entries in seq order, page by page (constant memory), as stored (with hash)."""
-        for _, body, _ in self._rows(where or LogFilter()):
-            yield body
+        """Entries in seq order, page by page (constant memory), as stored (with hash). A row whose body does not
+        parse is given as {"seq", "unreadable": true}: an export carries it, and its verification names it."""
+        for page in self._pages(where or LogFilter()):
+            for seq, body, _ in page:
+                yield body if body is not None else {"seq": seq, "unreadable": True}
 
-    def _rows(self, where: LogFilter) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    def _pages(self, where: LogFilter) -> Iterator[list[tuple[int, dict[str, Any] | None, dict[str, Any]]]]:
+        """Pages of (seq, body or None when it does not parse, the row's columns), in seq order."""
         conditions, params = ["seq > %s"], []
         if where.participant_id is not None:
-            conditions.append("participant_id = %s")
-            params.append(where.participant_id if self.postgres else str(where.participant_id))
+            # The entries about this participant, and those that list it among several (a caseload).
+            conditions.append("(participant_id = %s OR seq IN (SELECT seq FROM {subjects} WHERE participant_id = %s))")
+            pid = where.participant_id if self.postgres else str(where.participant_id)
+            params.extend([pid, pid])
         if where.agency is not None:
             conditions.append("agency = %s")
             params.append(where.agency)
@@ -446,23 +479,48 @@ class DisclosureLog:
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(query, (after, *params))
                 rows = cursor.fetchall()
+            page = []
             for row in rows:
                 values = dict(row) if self.postgres else dict(zip(_COLUMNS, row, strict=True))
-                body = json.loads(values["body"])
-                yield int(values["seq"]), body, values
+                page.append((int(values["seq"]), _parsed(values["body"]), values))
+            if page:
+                yield page
             if len(rows) < PAGE:
                 return
-            after = int(dict(rows[-1])["seq"] if self.postgres else rows[-1][0])
+            after = page[-1][0]
+
+    def _subjects(self, first: int, last: int) -> set[tuple[int, str]]:
+        """The (seq, participant) pairs indexed for entries first..last."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._q("SELECT seq, participant_id FROM {subjects} WHERE seq >= %s AND seq <= %s"), (first, last)
+            )
+            rows = cursor.fetchall()
+        if self.postgres:
+            return {(int(r["seq"]), str(r["participant_id"])) for r in rows}
+        return {(int(r[0]), str(r[1])) for r in rows}
 
     def verify(self) -> VerifyResult:
-        """Checks the whole live log: every hash and link, no gaps, columns matching content, head at the end."""
+        """Checks the whole live log: every entry parses, every hash and link, no gaps, columns and the subjects
+        index matching content, head at the end."""
         checker = ChainChecker()
-        for seq, body, columns in self._rows(LogFilter()):
-            if not checker.check(body, stored_seq=seq):
-                return checker.result()
-            altered = _altered_column(columns, body)
-            if altered:
-                return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column {altered} was altered")
+        for page in self._pages(LogFilter()):
+            expected: set[tuple[int, str]] = set()
+            for seq, body, columns in page:
+                if body is None:
+                    return VerifyResult(False, checker.count, seq, f"entry {seq} does not parse: it was altered")
+                if not checker.check(body, stored_seq=seq):
+                    return checker.result()
+                altered = _altered_column(columns, body)
+                if altered:
+                    return VerifyResult(False, checker.count - 1, seq, f"entry {seq}: column {altered} was altered")
+                details = body.get("details")
+                listed = details.get("subjects", []) if isinstance(details, dict) else []
+                expected.update((seq, str(subject)) for subject in listed)
+            indexed = self._subjects(page[0][0], page[-1][0])
+            if indexed != expected:
+                seq = min(s for s, _ in indexed ^ expected)
+                return VerifyResult(False, checker.count, seq, f"entry {seq}: its participants index was altered")
         head_seq, head_hash = self.head()
         if checker.last_seq < head_seq:
             return VerifyResult(False, checker.count, checker.last_seq + 1, "entries at the end of the log are missing")
@@ -475,6 +533,15 @@ class DisclosureLog:
         return checker.result()
 
 
+def _parsed(text: Any) -> dict[str, Any] | None:
+    """A stored body as a dict; None when it is not a JSON object (which only tampering can cause)."""
+    try:
+        body = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def _altered_column(columns: dict[str, Any], body: dict[str, Any]) -> str | None:
     """The first filter column whose value differs from the (hashed) body, if any."""
     for name in ("kind", "user_id", "agency", "role"):
@@ -484,8 +551,11 @@ def _altered_column(columns: dict[str, Any], body: dict[str, Any]) -> str | None
     if participant != body.get("participant_id"):
         return "participant_id"
     recorded = columns["recorded_at"]
-    stored = recorded if isinstance(recorded, datetime) else datetime.fromisoformat(str(recorded))
-    if stored != datetime.fromisoformat(str(body.get("recorded_at"))):
+    try:
+        stored = recorded if isinstance(recorded, datetime) else datetime.fromisoformat(str(recorded))
+        if stored != datetime.fromisoformat(str(body.get("recorded_at"))):
+            return "recorded_at"
+    except (TypeError, ValueError):
         return "recorded_at"
     return None
 

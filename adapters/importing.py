@@ -31,11 +31,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.disclosure_log import SEARCH, Actor, DisclosureLog, EntryDraft, refused_recording
+from adapters.access import Caller
+from adapters.auth import Role
 from adapters.http.schemas import AgencyCode, DecisionCreate
+from adapters.read_service import ReadService, open_read_service
+from adapters.recording import record_decision
 from adapters.settings import Settings, SettingsError
 from adapters.storage import DatabaseUrlError, open_storage
-from coordination import ConsentRequired, CoordinationService, DomainError, InvalidCommand, NotFound, NotPermitted
+from consent import Party
+from coordination import ConsentRequired, DomainError, InvalidCommand, NotFound, NotPermitted
 
 __all__ = [
     "AGENCIES",
@@ -73,7 +77,6 @@ REQUIRED_COLUMNS = ("category", "decision_type", "effective_date", "summary", "s
 MALFORMED = "malformed"
 VALIDATION = "validation-error"
 PURPOSE = "import"
-ROLE = "handlaggare"
 MAX_LINE_BYTES = 1 << 20  # like the HTTP API's body limit: a longer JSON line is rejected, not read whole
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes, kept by errors="surrogateescape"
@@ -360,11 +363,9 @@ def _check_header(names: list[str]) -> list[str]:
 class _Importer:
     """Records rows one by one for one user of one agency, and writes what it could not record."""
 
-    def __init__(self, service: CoordinationService, log: DisclosureLog, actor: Actor, request_id: str) -> None:
-        self.service = service
-        self.log = log
-        self.actor = actor
-        self.request_id = request_id
+    def __init__(self, reads: ReadService, caller: Caller) -> None:
+        self.reads = reads
+        self.caller = caller
 
     def run(self, record: _Record) -> bool | Reject:
         """True: recorded now; False: already recorded (same source_ref); a Reject: not recorded."""
@@ -385,25 +386,24 @@ class _Importer:
             detail = "; ".join(f"{name}: {message}" for name, message in problems)
             return Reject(record.line, VALIDATION, source_ref, problems[0][0], detail)
         if row.personnummer is not None and _holds_personnummer(row.source_ref, row.personnummer):
-            # source_ref is stored in clear (it is the key of idempotency): it must not carry the number.
+            # A reference that carries the number would end up in the rejects file and in agency systems' logs.
             return Reject(record.line, VALIDATION, None, "source_ref", "must not contain the personnummer")
-        case_id: UUID | None = None
         try:
             case_id = self._participant(row, record.line)
-            outcome = self.service.record_decision(
+            outcome = record_decision(
+                self.reads.service,
+                self.reads.log,
+                self.caller,
                 case_id,
-                by=self.actor.user_id,
-                agency=self.actor.agency,
                 category=row.category,
                 decision_type=row.decision_type,
                 effective_date=row.effective_date,
                 summary=row.summary,
                 source_ref=row.source_ref,
                 attributes=row.attributes,
+                line=record.line,
             )
         except (ConsentRequired, NotPermitted) as refused:
-            assert case_id is not None
-            self._log_refusal(case_id, row, refused, record.line)
             return Reject(record.line, refused.kind, source_ref, "category", refused.message)
         except NotFound as error:
             where = "personnummer" if row.personnummer is not None else "participant_id"
@@ -418,34 +418,13 @@ class _Importer:
         if row.participant_id is not None:
             return row.participant_id
         assert row.personnummer is not None
-        found = self.service.find_by_personnummer(row.personnummer)
-        # A lookup by personnummer tells whether the person is enrolled: logged like the HTTP search (the number
-        # itself never is).
-        self.log.append(
-            EntryDraft(
-                SEARCH,
-                self.actor,
-                self.request_id,
-                PURPOSE,
-                participant_id=found,
-                outcome="disclosed" if found else "not-found",
-                details={"line": line},
-            )
-        )
-        if found is None:
-            raise NotFound("no participant is enrolled with this personnummer")
-        return found
-
-    def _log_refusal(self, case_id: UUID, row: ImportRow, refused: ConsentRequired | NotPermitted, line: int) -> None:
-        # Like the HTTP API: who tried which category, and why; never the decision's content.
-        self.log.append(
-            refused_recording(self.actor, self.request_id, PURPOSE, case_id, row.category, refused, line=line)
-        )
+        # A lookup by personnummer tells whether the person is enrolled: the read door logs it like the HTTP
+        # search (the number itself never is).
+        return self.reads.search(self.caller, row.personnummer, line=line)
 
 
 def import_decisions(
-    service: CoordinationService,
-    log: DisclosureLog,
+    reads: ReadService,
     path: Path,
     *,
     agency: str,
@@ -474,7 +453,7 @@ def import_decisions(
     if rejects_path.resolve() == path.resolve():
         raise ImportFileError("the rejects file must not be the input file")
     summary = ImportSummary(path.name, chosen, code, rejects_path)
-    importer = _Importer(service, log, Actor(user, code, ROLE), f"import:{path.name}")
+    importer = _Importer(reads, Caller(user, Party(code), Role.HANDLAGGARE, f"import:{path.name}", PURPOSE))
     try:
         handle: IO[Any] = (
             path.open("rb")
@@ -640,11 +619,9 @@ def import_decisions_command(
                 console=errors,
             ) as bar,
         ):
-            log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
             task = bar.add_task("import", total=total)
             summary = import_decisions(
-                storage.service,
-                log,
+                open_read_service(storage, settings),
                 file,
                 agency=code,
                 user_id=user.strip() or _login_user(),

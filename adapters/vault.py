@@ -17,11 +17,14 @@ from typing import Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from coordination.errors import AlreadyEnrolled
 
 TOKEN_PREFIX = "v1."  # noqa: S105 - a format marker, not a secret
+FINGERPRINT_PREFIX = "f1."
 NONCE_BYTES = 12
 
 
@@ -69,7 +72,7 @@ class Vault:
         self._master_key_id = master_key_id
         self._lookup_key = lookup_key
         self._store = store
-        self._cache: OrderedDict[UUID, AESGCM] = OrderedDict()
+        self._cache: OrderedDict[UUID, _ParticipantKey] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -94,52 +97,70 @@ class Vault:
             self.store.insert(participant_id, lookup_hash, wrapped, self._master_key_id)
         except LookupTaken as taken:
             raise AlreadyEnrolled(taken.existing_id) from None
-        self._remember(participant_id, AESGCM(data_key))
+        self._remember(participant_id, _ParticipantKey(data_key))
 
     def find(self, lookup_hash: str) -> UUID | None:
         return self.store.find(lookup_hash)
 
     def seal(self, participant_id: UUID, text: str) -> str:
-        cipher = self._data_key(participant_id)
-        if cipher is None:
+        key = self._data_key(participant_id)
+        if key is None:
             raise LookupError("the participant's data key has been erased")
         nonce = os.urandom(NONCE_BYTES)
-        sealed = nonce + cipher.encrypt(nonce, text.encode(), participant_id.bytes)
+        sealed = nonce + key.cipher.encrypt(nonce, text.encode(), participant_id.bytes)
         return TOKEN_PREFIX + base64.b64encode(sealed).decode()
 
     def unseal(self, participant_id: UUID, token: str) -> str | None:
-        cipher = self._data_key(participant_id)
-        if cipher is None or not token.startswith(TOKEN_PREFIX):
+        key = self._data_key(participant_id)
+        if key is None or not token.startswith(TOKEN_PREFIX):
             return None
         raw = base64.b64decode(token[len(TOKEN_PREFIX) :])
         try:
-            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], participant_id.bytes).decode()
+            return key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], participant_id.bytes).decode()
         except InvalidTag:
             return None
+
+    def fingerprint(self, participant_id: UUID, text: str) -> str:
+        key = self._data_key(participant_id)
+        if key is None:
+            raise LookupError("the participant's data key has been erased")
+        return FINGERPRINT_PREFIX + hmac.new(key.fingerprints, text.encode(), hashlib.sha256).hexdigest()
 
     def erase(self, participant_id: UUID) -> None:
         with self._lock:
             self._cache.pop(participant_id, None)
         self.store.delete(participant_id)
 
-    def _remember(self, participant_id: UUID, cipher: AESGCM) -> None:
+    def _remember(self, participant_id: UUID, key: _ParticipantKey) -> None:
         with self._lock:
-            self._cache[participant_id] = cipher
+            self._cache[participant_id] = key
             self._cache.move_to_end(participant_id)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-    def _data_key(self, participant_id: UUID) -> AESGCM | None:
+    def _data_key(self, participant_id: UUID) -> _ParticipantKey | None:
         with self._lock:
-            cipher = self._cache.get(participant_id)
-            if cipher is not None:
+            cached = self._cache.get(participant_id)
+            if cached is not None:
                 self._cache.move_to_end(participant_id)
-                return cipher
+                return cached
         row = self.store.wrapped_key(participant_id)
         if row is None:
             return None
         wrapped, _master_key_id = row
         data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], participant_id.bytes)
-        cipher = AESGCM(data_key)
-        self._remember(participant_id, cipher)
-        return cipher
+        key = _ParticipantKey(data_key)
+        self._remember(participant_id, key)
+        return key
+
+
+class _ParticipantKey:
+    """A participant's data key opened: the cipher for sealed fields, and a key derived from it for fingerprints."""
+
+    __slots__ = ("cipher", "fingerprints")
+
+    def __init__(self, data_key: bytes) -> None:
+        self.cipher = AESGCM(data_key)
+        self.fingerprints = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"samverkan fingerprint v1"
+        ).derive(data_key)

@@ -25,9 +25,11 @@ from consent import (
     consent_problems,
     expand_grants,
     is_known_category,
+    is_own_category,
     local_date,
     visible,
 )
+from coordination.catalogue import checked_attributes, decision_type_code, follow_up_codes, intervention_kind
 from coordination.domain import Case, DecisionState, PlanStep, Sealed
 from coordination.errors import (
     AlreadyEnrolled,
@@ -36,6 +38,7 @@ from coordination.errors import (
     DomainError,
     InvalidCommand,
     NotFound,
+    NotPermitted,
 )
 from coordination.personnummer import InvalidPersonnummer, Personnummer, parse_personnummer
 from coordination.ports import PersonalDataVault
@@ -191,6 +194,13 @@ class CoordinationService(Application[UUID]):
             self.get_case(case_id)
             raise Conflict("the participant's personal data has been erased; nothing more can be recorded") from None
 
+    def _fingerprint(self, case_id: UUID, text: str) -> str:
+        try:
+            return self.vault.fingerprint(case_id, text)
+        except LookupError:
+            self.get_case(case_id)
+            raise Conflict("the participant's personal data has been erased; nothing more can be recorded") from None
+
     def _sealed(self, case_id: UUID, text: str, field: str, *, max_length: int = 10_000) -> Sealed:
         token = self._seal(case_id, text, field, max_length=max_length)
         assert token is not None
@@ -217,6 +227,7 @@ class CoordinationService(Application[UUID]):
     ) -> UUID:
         """Enrols a participant; the personnummer is stored only encrypted and as a keyed hash."""
         number = self._parse(personnummer)
+        codes = follow_up_codes(baseline)
         case_id = uuid4()
         lookup = self.vault.lookup_hash(number.digits)
         try:
@@ -241,7 +252,7 @@ class CoordinationService(Application[UUID]):
                 birth_year=number.birth_date.year,
                 gender=number.legal_gender,
                 municipality=municipality,
-                baseline=dict(baseline or {}),
+                baseline=codes,
                 by=by,
                 timestamp=self.clock(),
             )
@@ -329,6 +340,7 @@ class CoordinationService(Application[UUID]):
         sealed_purpose = self._sealed(case_id, purpose, "purpose", max_length=1000)
         sealed_witness = self._seal(case_id, witness, "witness", max_length=200)
         sealed_guardian = self._seal(case_id, guardian, "guardian", max_length=200)
+        sealed_document = self._seal(case_id, document_ref, "document_ref", max_length=200)
         return self._change(
             case_id,
             lambda case, at: case.record_consent(
@@ -339,7 +351,7 @@ class CoordinationService(Application[UUID]):
                 valid_until,
                 form,
                 sealed_witness,
-                document_ref,
+                sealed_document,
                 sealed_guardian,
                 by,
                 at,
@@ -383,10 +395,17 @@ class CoordinationService(Application[UUID]):
         """Adds an agency's decision while consent lets it share it with the förbund (idempotent on source_ref)."""
         party = _party(agency, "agency")
         if not is_known_category(category):
-            raise InvalidCommand("category", f"unknown category {category!r}")
-        _require_text(decision_type, "decision_type", 100)
+            raise InvalidCommand("category", "unknown category; see the catalogue of categories")
+        if not is_own_category(party, category):
+            # Refused whatever the rest of the decision says: a party records only its own information.
+            raise NotPermitted(f"{party.value} records decisions only in its own category, not {category!r}")
+        code = decision_type_code(category, decision_type)
+        checked = checked_attributes(category, code, attributes)
         _require_text(source_ref, "source_ref", 200)
         sealed = self._sealed(case_id, summary, "summary")
+        # The agency's reference is kept only as a keyed fingerprint (gone with the participant's key); the text
+        # itself is compared with references stored in clear before fingerprints were introduced.
+        fingerprint = self._fingerprint(case_id, source_ref)
         decision_id = uuid4()
         found_id, created = self._change(
             case_id,
@@ -394,14 +413,15 @@ class CoordinationService(Application[UUID]):
                 decision_id,
                 party,
                 category,
-                decision_type,
+                code,
                 effective_date,
                 sealed,
-                source_ref,
-                dict(attributes or {}),
+                fingerprint,
+                checked,
                 by,
                 at,
                 corrects=corrects,
+                earlier_refs=(source_ref,),
             ),
         )
         return DecisionOutcome(found_id, created)
@@ -433,12 +453,12 @@ class CoordinationService(Application[UUID]):
 
     def start_intervention(self, case_id: UUID, *, by: str, kind: str, start_date: date, provider_agency: str) -> UUID:
         """Starts an insats; returns its id."""
-        _require_text(kind, "kind", 100)
+        code = intervention_kind(kind)
         provider = _party(provider_agency, "provider_agency")
         intervention_id = uuid4()
         self._change(
             case_id,
-            lambda case, at: case.start_intervention(intervention_id, kind, start_date, provider, by, at),
+            lambda case, at: case.start_intervention(intervention_id, code, start_date, provider, by, at),
         )
         return intervention_id
 
@@ -476,7 +496,7 @@ class CoordinationService(Application[UUID]):
         follow_up: Mapping[str, str] | None = None,
     ) -> None:
         """Closes the case with its outcome and the follow-up codes after (support_after, occupation_after)."""
-        codes = dict(follow_up or {})
+        codes = follow_up_codes(follow_up)
         self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at, codes))
 
     def erase_personal_data(self, case_id: UUID, *, by: str) -> None:

@@ -229,10 +229,13 @@ class Case(Aggregate):
         except KeyError:
             raise NotFound("no such decision for this participant") from None
 
-    def decision_for_source_ref(self, agency: Party, source_ref: str) -> DecisionState | None:
-        """The decision this agency already recorded under `source_ref`, if any (idempotent imports)."""
-        decision_id = self.source_refs.get(f"{agency.value}:{source_ref}")
-        return None if decision_id is None else self.decisions[decision_id]
+    def decision_for_source_ref(self, agency: Party, *source_refs: str) -> DecisionState | None:
+        """The decision this agency already recorded under one of `source_refs`, if any (idempotent imports)."""
+        for source_ref in source_refs:
+            decision_id = self.source_refs.get(f"{agency.value}:{source_ref}")
+            if decision_id is not None:
+                return self.decisions[decision_id]
+        return None
 
     # -- referral -------------------------------------------------------------------------------------------
 
@@ -383,10 +386,12 @@ class Case(Aggregate):
         by: str,
         at: datetime,
         corrects: UUID | None = None,
+        earlier_refs: tuple[str, ...] = (),
     ) -> tuple[UUID, bool]:
-        """Adds an agency decision if the gate allows it now. Returns (id, created); a known source_ref
-        returns the first decision's id and records nothing."""
-        existing = self.decision_for_source_ref(agency, source_ref)
+        """Adds an agency decision if the gate allows it now. Returns (id, created); a known source_ref (or one
+        of `earlier_refs`, the same reference as stored by earlier versions) returns the first decision's id and
+        records nothing."""
+        existing = self.decision_for_source_ref(agency, source_ref, *earlier_refs)
         if existing is not None:
             return existing.id, False
         self._require_open()

@@ -32,6 +32,11 @@ class PersonalDataVault(Protocol):
         """Decrypts a token; None once the participant's key has been erased."""
         ...
 
+    def fingerprint(self, participant_id: UUID, text: str) -> str:
+        """A keyed hash of text under the participant's own key: equal texts give equal fingerprints, and once
+        the key is erased nobody can tell what text it was. Raises LookupError when there is no key."""
+        ...
+
     def erase(self, participant_id: UUID) -> None:
         """Deletes the participant's data key and lookup hash (idempotent)."""
         ...

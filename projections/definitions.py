@@ -8,31 +8,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import orjson
 
 from projections.cases import Facts, fold, follow_up_row, new_facts, phase
-from projections.events import StoredEvent, uuid_text, value
-from projections.store import Delete, Operation, TableSpec, Update, Upsert, integer, text
+from projections.events import StoredEvent, uuid_text
+from projections.store import Delete, Operation, TableSpec, Upsert, integer, text
 
-DECISIONS = TableSpec(
-    "view_decisions",
-    (
-        text("decision_id"),
-        text("participant_id"),
-        text("agency"),
-        text("category"),
-        text("decision_type"),
-        text("effective_date"),
-        text("summary"),
-        text("source_ref"),
-        text("status"),
-        text("recorded_at"),
-        text("corrects"),
-        text("corrected_by"),
-        text("consent_id"),
-        integer("consent_version"),
-        integer("position"),
-    ),
-    key=("decision_id",),
-    indexes=(("participant_id", "position"),),
-)
+# Tables of projections that were retired: dropped when the runner starts, so no table is left that nobody reads.
+# `view_decisions` (the agency_view projection): an agency view needs the case's current consent, so it loads the
+# case anyway, and the case at that version already holds every decision with its status (docs/architecture.md).
+RETIRED_TABLES = ("view_decisions",)
+RETIRED_PROJECTIONS = ("agency_view",)
 TIMELINE = TableSpec(
     "timeline",
     (
@@ -96,54 +79,6 @@ class Projection:
     def end_bulk(self) -> Iterator[Operation]:
         """The rows held back since begin_bulk()."""
         return iter(())
-
-
-class AgencyViewProjection(Projection):
-    """Which decisions each participant has, with their status after corrections and retractions. The gate
-    decides at reading time, against the current consent, which of them a reader sees."""
-
-    name = "agency_view"
-    tables = (DECISIONS,)
-    insert_only = frozenset({DECISIONS.name})
-
-    def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
-        operations: list[Operation] = []
-        for event in events:
-            data = event.data
-            if event.kind in ("DecisionRecorded", "DecisionCorrected"):
-                decision_id = uuid_text(data["decision_id"])
-                corrects = uuid_text(data.get("corrects"))
-                operations.append(
-                    Upsert(
-                        DECISIONS.name,
-                        (
-                            decision_id,
-                            event.case_id,
-                            data["agency"],
-                            data["category"],
-                            data["decision_type"],
-                            value(data["effective_date"]),
-                            data["summary"],
-                            data["source_ref"],
-                            "active",
-                            event.recorded_at,
-                            corrects,
-                            None,
-                            uuid_text(data.get("consent_id")),
-                            data.get("consent_version"),
-                            event.position,
-                        ),
-                    )
-                )
-                if corrects is not None:
-                    operations.append(
-                        Update(DECISIONS.name, (corrects,), (("status", "corrected"), ("corrected_by", decision_id)))
-                    )
-            elif event.kind == "DecisionRetracted":
-                operations.append(Update(DECISIONS.name, (uuid_text(data["decision_id"]),), (("status", "retracted"),)))
-            elif event.kind == "PersonalDataErased":
-                operations.append(Delete(DECISIONS.name, "participant_id", event.case_id))
-        return operations
 
 
 def timeline_entry(event: StoredEvent) -> tuple[str, str, str | None]:
@@ -249,7 +184,7 @@ class CasesProjection(Projection):
 
 def all_projections() -> list[Projection]:
     """A fresh instance of every projection."""
-    return [AgencyViewProjection(), TimelineProjection(), CasesProjection()]
+    return [TimelineProjection(), CasesProjection()]
 
 
 def names(projections: Iterable[Projection]) -> list[str]:

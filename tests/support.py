@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from consent import local_date
-from coordination import CoordinationService
+from coordination import CoordinationService, DecisionState
 from coordination.personnummer import fictitious_personnummer
 
 ANNA = {"personnummer": "19811218-9876", "given_name": "Annika", "family_name": "Lindqvistsson"}
@@ -55,3 +56,11 @@ def fk_decision(service: CoordinationService, case_id: UUID, source_ref: str = "
         summary="Sjukpenning beviljad på halvtid",
         source_ref=source_ref,
     ).id
+
+
+def by_source_ref(service: CoordinationService, case_id: UUID, refs: Iterable[str]) -> dict[str, DecisionState]:
+    """The case's decisions by the agency reference they were recorded under, among `refs` (the case keeps only
+    a keyed fingerprint of each reference)."""
+    decisions = {d.source_ref: d for d in service.get_case(case_id).decisions.values()}
+    found = {ref: decisions.get(service.vault.fingerprint(case_id, ref)) for ref in refs}
+    return {ref: d for ref, d in found.items() if d is not None}

@@ -14,6 +14,7 @@ from adapters.http.context import Context
 from adapters.http.middleware import RequestContext
 from adapters.http.routes import audit, case_events, health, participants, reading, work
 from adapters.projections import projection_runner
+from adapters.read_service import ReadService
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage, open_storage
@@ -30,13 +31,17 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
         issuer=settings.token_issuer,
         audience=settings.token_audience,
     )
+    log = DisclosureLog(datastore)
+    signer = ManifestSigner(settings.audit_key)
+    runner = projection_runner(storage, settings)
     return Context(
         settings,
         storage,
-        DisclosureLog(datastore),
+        log,
         verifier,
-        ManifestSigner(settings.audit_key),
-        projection_runner(storage, settings),
+        signer,
+        runner,
+        ReadService(storage.service, log, runner.store, signer),
     )
 
 

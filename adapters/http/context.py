@@ -8,23 +8,18 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from adapters.access import PURPOSES, Caller
 from adapters.auth import Role, TokenVerifier, Unauthenticated, User
-from adapters.disclosure_log import Actor, DisclosureLog
+from adapters.disclosure_log import DisclosureLog
 from adapters.http.problems import Problem
+from adapters.read_service import ReadService
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage
 from coordination import CoordinationService
 from projections.runner import ProjectionRunner
-
-DEFAULT_PURPOSE = {
-    Role.SAMORDNARE: "samordning",
-    Role.HANDLAGGARE: "handlaggning",
-    Role.GRANSKARE: "granskning",
-    Role.ADMIN: "drift",
-}
 
 
 @dataclass
@@ -37,6 +32,7 @@ class Context:
     verifier: TokenVerifier
     signer: ManifestSigner
     projections: ProjectionRunner
+    reads: ReadService
 
     @property
     def service(self) -> CoordinationService:
@@ -86,20 +82,25 @@ Admin = Annotated[User, Depends(require(Role.ADMIN))]
 StatisticsReader = Annotated[User, Depends(require(Role.SAMORDNARE, Role.GRANSKARE))]
 
 
-def actor(user: User) -> Actor:
-    """The user as the disclosure log records them (ids only)."""
-    return Actor(user.sub, user.agency.value, user.role.value)
-
-
 def request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", "-"))
 
 
-def purpose(request: Request, user: User) -> str:
-    """Why the caller reads: the X-Samverkan-Purpose header, or the role's default purpose."""
-    given = request.headers.get("x-samverkan-purpose", "").strip()
-    if given:
-        if len(given) > 100 or not given.replace("-", "").replace("_", "").replace(" ", "").isalnum():  # noqa: PLR2004
-            raise Problem("validation-error", "X-Samverkan-Purpose must be a short code (letters, digits, -, _)")
-        return given
-    return DEFAULT_PURPOSE[user.role]
+async def current_caller(
+    request: Request,
+    user: CurrentUser,
+    purpose: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description=f"Why you read (else X-Samverkan-Purpose, else the role's): {', '.join(PURPOSES)}",
+        ),
+    ] = None,
+) -> Caller:
+    """The caller of a read or a logged write: user, request id, and the purpose code (422 if not in the list)."""
+    given = purpose if purpose is not None else request.headers.get("x-samverkan-purpose")
+    return Caller.of(user, request_id(request), given)
+
+
+# Reads check the role themselves (in the read door), so that a refusal by role is logged like any other.
+CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -17,6 +17,14 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = structlog.get_logger("samverkan.http")
 
 
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return value is not None
+
+
 class RequestContext:
     """Gives each request an id (the caller's X-Request-ID when it is safe, else a new UUID), binds it to the
     log context, refuses oversized bodies, and writes one access line: method, route, status, duration."""
@@ -72,12 +80,13 @@ class RequestContext:
             await self.app(scope, receive_capped, send_with_id)
         finally:
             route = scope.get("route")
-            path_params = scope.get("path_params") or {}
+            participant = (scope.get("path_params") or {}).get("participant_id")
             log.info(
                 "request",
                 method=scope.get("method"),
                 route=getattr(route, "path", None) or "unmatched",
-                participant_id=path_params.get("participant_id"),
+                # Only an id: a personnummer typed into the path must not reach the log.
+                participant_id=participant if _is_uuid(participant) else None,
                 status=status["code"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

@@ -3,7 +3,9 @@ what to do, and never a stack trace or personal data."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import structlog
@@ -57,7 +59,9 @@ def problem_response(kind: str, detail: str, request: Request | None = None, **e
     status = STATUS[kind]
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": TITLES[kind], "status": status, "detail": detail}
     if request is not None:
-        body["instance"] = request.url.path
+        instance = _safe_instance(request)
+        if instance is not None:
+            body["instance"] = instance
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id
@@ -68,9 +72,38 @@ def problem_response(kind: str, detail: str, request: Request | None = None, **e
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
+def _safe_instance(request: Request) -> str | None:
+    """The request's path when it holds nothing a person typed: only a matched route's literal segments and
+    path parameters that are UUIDs (a personnummer typed in place of an id must not come back); else the
+    route's template, or nothing."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return None
+    params = request.scope.get("path_params") or {}
+    if all(_is_uuid(value) for value in params.values()):
+        return request.url.path
+    return str(template)
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+# What a field name looks like: lower-case letters and `_`. Any other part of a path (a key the caller chose,
+# which could be a personnummer) is given as `?`; list positions stay.
+_FIELD = re.compile(r"^[a-z][a-z_]{0,39}$")
+
+
 def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    """The field's path as the caller can act on it, never echoing a key that could carry data."""
+    parts = [p for p in location if p not in ("body", "query", "path", "header")]
+    shown = [str(p) if isinstance(p, int) or (isinstance(p, str) and _FIELD.match(p)) else "?" for p in parts]
+    return ".".join(shown) or "body"
 
 
 def install(app: FastAPI) -> None:

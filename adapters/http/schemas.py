@@ -217,6 +217,7 @@ class DecisionPublic(Public):
     decision_type: str
     effective_date: date
     summary: str | None
+    attributes: dict[str, Any] | None = None
     status: str
     consent_id: UUID | None
     consent_version: int | None
@@ -244,3 +245,23 @@ class ViewPublic(Public):
 class DisclosureExtract(Public):
     participant_id: UUID
     entries: list[dict[str, Any]]
+
+
+class ReconstructedItem(Public):
+    """One item a party could see at an instant: never its content."""
+
+    id: str
+    kind: Literal["decision", "referral", "plan", "intervention", "meeting", "closure"]
+    agency: str
+    category: str
+    recorded_at: datetime
+    status: str | None = None
+    consent_id: UUID | None
+    consent_version: int | None
+
+
+class ReconstructionPublic(Public):
+    participant_id: UUID
+    party: str
+    at: datetime
+    items: list[ReconstructedItem]

@@ -22,10 +22,19 @@ def consent_body(*grants: tuple[str, str, list[str]], **overrides: Any) -> dict[
     return body
 
 
+# A decision type of each category's owner (coordination/catalogue.py).
+DECISION_TYPE = {
+    "insurance": "sjukpenning",
+    "employment": "inskrivning",
+    "health": "sjukskrivning",
+    "social": "boendestod",
+}
+
+
 def decision_body(category: str = "insurance", source_ref: str = "FK-1", **overrides: Any) -> dict[str, Any]:
     body = {
         "category": category,
-        "decision_type": "sjukpenning",
+        "decision_type": DECISION_TYPE.get(category.partition(".")[0], "sjukpenning"),
         "effective_date": (today() - timedelta(days=3)).isoformat(),
         "summary": "Sjukpenning beviljad på halvtid från oktober",
         "source_ref": source_ref,

@@ -161,7 +161,7 @@ def test_granskare_streams_the_whole_log_with_hashes_and_a_manifest_that_describ
         "ok": True,
         "entries": until_seq,
     }
-    assert api.context.log.head()[0] == until_seq  # asking for the manifest is not an export
+    assert api.context.log.head()[0] == until_seq + 1  # the manifest read is logged too, after the export
 
 
 def test_a_later_export_holds_the_earlier_export_entry_and_the_bounded_manifest_still_matches_the_first(
@@ -179,9 +179,10 @@ def test_a_later_export_holds_the_earlier_export_entry_and_the_bounded_manifest_
     assert (
         verify_export(second.text, "jsonl", old, api.context.signer.public_key).ok is False
     )  # a manifest describes exactly one export
-    unbounded = api.granskare.get(f"{AUDIT}/disclosures/manifest").json()  # no until_seq: up to the head
-    assert unbounded["count"] == second_until
-    assert unbounded["sha256"] == hashlib.sha256(second.content).hexdigest()
+    # No until_seq: everything before the manifest's own log entry (the last one).
+    unbounded = api.granskare.get(f"{AUDIT}/disclosures/manifest").json()
+    assert unbounded["count"] == unbounded["last_seq"] == api.context.log.head()[0] - 1
+    assert logged(api, api.context.log.head()[0])[-1]["kind"] == "manifest"
 
 
 def test_filters_narrow_the_export_to_exactly_the_matching_entries(api: Api) -> None:
@@ -271,8 +272,11 @@ def test_verify_answers_ok_with_the_number_of_entries(api: Api) -> None:
     activity(api)
     response = api.granskare.post(f"{AUDIT}/verify")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "entries": api.context.log.head()[0]}
+    # The check covers every entry before it; then it is logged with its result.
+    assert response.json() == {"ok": True, "entries": api.context.log.head()[0] - 1}
     assert response.json()["entries"] >= 4
+    own = logged(api, api.context.log.head()[0])[-1]
+    assert (own["kind"], own["details"]) == ("verify", {"ok": True, "entries": response.json()["entries"]})
 
 
 def test_verify_names_an_entry_whose_body_was_edited_in_the_database(api: Api) -> None:
@@ -321,7 +325,15 @@ def test_only_granskare_may_use_the_audit_endpoints(api: Api, who: str) -> None:
         assert response.status_code == 403, response.text
         assert response.json()["type"].endswith("/forbidden")
         assert "seq" not in response.text
-    assert api.context.log.head() == before  # a refused export writes nothing
+    # Each refusal is logged (who tried, and why), and the log shows nothing else.
+    refusals = logged(api, api.context.log.head()[0])[before[0] :]
+    assert [(e["kind"], e["outcome"], e["reason"]) for e in refusals] == [
+        ("export", "refused", "role"),
+        ("export", "refused", "role"),
+        ("manifest", "refused", "role"),
+        ("verify", "refused", "role"),
+    ]
+    assert all(e["user_id"] == f"{role}-{agency.lower()}" for e in refusals)
     anonymous = api.client.post(f"{AUDIT}/verify")
     assert anonymous.status_code == 401
 
@@ -343,7 +355,7 @@ def test_cli_exports_the_log_and_verifies_the_live_log_and_the_export(
     exported = cli(settings, "audit", "export", "--out", str(out), "--format", fmt)
     assert exported.exit_code == 0, exported.output
     data, manifest_path = _exported(out, fmt)
-    head = api.context.log.head()[0]
+    head = api.context.log.head()[0] - 1  # the manifest's own read is logged after the export
     assert data.name == f"disclosures-{head}.{fmt}"
     text = data.read_text(encoding="utf-8")
     entries = list(entries_from_text(text, fmt))
@@ -356,7 +368,7 @@ def test_cli_exports_the_log_and_verifies_the_live_log_and_the_export(
 
     live = cli(settings, "audit", "verify")
     assert live.exit_code == 0, live.output
-    assert json.loads(live.stdout) == {"ok": True, "entries": head}
+    assert json.loads(live.stdout) == {"ok": True, "entries": head + 1}
 
     checked = cli(settings, "audit", "verify", "--file", str(data), "--manifest", str(manifest_path))
     assert checked.exit_code == 0, checked.output

@@ -86,28 +86,94 @@ def test_fk_decision_visibility_follows_consent_read_by_read(api: Api) -> None:
     ]
 
 
-def test_a_view_as_of_an_instant_uses_the_consent_of_that_instant(api: Api) -> None:
+def test_as_of_never_outlives_a_withdrawal_and_the_granskare_reconstructs_what_was_visible(api: Api) -> None:
+    """The withdrawal story: FK -> AF given, FK decision, instant T, withdrawal. AF's read as of T shows nothing of
+    FK's; the granskare's reconstruction at T lists the decision (no content) with the consent that allowed it."""
     fk, af = api.handlaggare("FK"), api.handlaggare("AF")
     pid = enrol(api)
     consent = api.samordnare.post(
         f"/api/v1/participants/{pid}/consents", consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
     ).json()["id"]
-    before_decision = datetime.now(UTC)
     decision_id = fk.post(f"/api/v1/participants/{pid}/decisions", decision_body()).json()["id"]
-    while_shared = datetime.now(UTC)
+    t = datetime.now(UTC)
+    shared = af.get(f"/api/v1/participants/{pid}/view", params={"as_of": t.isoformat()})
+    assert [d["id"] for d in shared.json()["decisions"]] == [decision_id]  # before the withdrawal: as it was
     api.samordnare.post(
         f"/api/v1/participants/{pid}/consents/{consent}/withdrawal",
         {"grants": [{"from": "FK", "to": "AF", "categories": ["insurance"]}]},
     )
 
     assert af.get(f"/api/v1/participants/{pid}/view").status_code == 403
-    then = af.get(f"/api/v1/participants/{pid}/view", params={"as_of": while_shared.isoformat()})
-    assert then.status_code == 200
-    assert [d["id"] for d in then.json()["decisions"]] == [decision_id]
-    assert then.json()["decisions"][0]["consent_version"] == 1
+    then = af.get(f"/api/v1/participants/{pid}/view", params={"as_of": t.isoformat()})
+    assert then.status_code == 403  # AF may see nothing of FK's now, so nothing of FK's then either
+    assert "Sjukpenning" not in then.text
+    refused = log_entries(api, pid)[-1]
+    assert (refused["kind"], refused["outcome"], refused["as_of"]) == ("view-refused", "refused", t.isoformat())
+
+    rebuilt = api.granskare.get(
+        f"/api/v1/audit/participants/{pid}/reconstruction", params={"party": "AF", "at": t.isoformat()}
+    )
+    assert rebuilt.status_code == 200, rebuilt.text
+    items = rebuilt.json()["items"]
+    assert [(i["id"], i["kind"], i["agency"], i["category"]) for i in items] == [
+        (decision_id, "decision", "FK", "insurance")
+    ]
+    assert (items[0]["consent_id"], items[0]["consent_version"], items[0]["status"]) == (consent, 1, "active")
+    assert "Sjukpenning" not in rebuilt.text and "summary" not in rebuilt.text
+    logged = log_entries(api, pid)[-1]
+    assert (logged["kind"], logged["role"], logged["as_of"]) == ("reconstruction", "granskare", t.isoformat())
+    assert [d["event_id"] for d in logged["disclosed"]] == [decision_id]
+    # Now, after the withdrawal, AF could see nothing: the reconstruction says so too.
+    now = api.granskare.get(
+        f"/api/v1/audit/participants/{pid}/reconstruction", params={"party": "AF", "at": datetime.now(UTC).isoformat()}
+    )
+    assert now.json()["items"] == []
+    # Only granskare reconstruct; the refusal is logged like any other read.
+    assert (
+        api.samordnare.get(
+            f"/api/v1/audit/participants/{pid}/reconstruction", params={"party": "AF", "at": t.isoformat()}
+        ).status_code
+        == 403
+    )
+    assert (log_entries(api, pid)[-1]["kind"], log_entries(api, pid)[-1]["reason"]) == ("reconstruction", "role")
+
+
+def test_as_of_shows_the_view_of_that_instant_where_the_grant_still_holds(api: Api) -> None:
+    fk, af = api.handlaggare("FK"), api.handlaggare("AF")
+    pid = enrol(api)
+    api.samordnare.post(
+        f"/api/v1/participants/{pid}/consents", consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
+    )
+    before_decision = datetime.now(UTC)
+    first = fk.post(f"/api/v1/participants/{pid}/decisions", decision_body()).json()["id"]
+    t = datetime.now(UTC)
+    fk.post(f"/api/v1/participants/{pid}/decisions/{first}/retraction", {"reason": "Fel person"})
+    later = fk.post(f"/api/v1/participants/{pid}/decisions", decision_body(source_ref="FK-2")).json()["id"]
+
+    then = af.get(f"/api/v1/participants/{pid}/view", params={"as_of": t.isoformat()}).json()
+    assert [(d["id"], d["status"]) for d in then["decisions"]] == [(first, "active")]  # as it stood at T
+    assert then["as_of"] is not None
+    now = af.get(f"/api/v1/participants/{pid}/view").json()
+    assert [(d["id"], d["status"]) for d in now["decisions"]] == [(first, "retracted"), (later, "active")]
     earlier = af.get(f"/api/v1/participants/{pid}/view", params={"as_of": before_decision.isoformat()})
     assert earlier.status_code == 403  # the decision was not yet recorded then
-    assert log_entries(api, pid)[-2]["as_of"] == while_shared.isoformat()
+
+
+def test_as_of_after_an_erasure_shows_nothing(api: Api) -> None:
+    fk = api.handlaggare("FK")
+    pid = enrol(api)
+    api.samordnare.post(
+        f"/api/v1/participants/{pid}/consents", consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
+    )
+    fk.post(f"/api/v1/participants/{pid}/decisions", decision_body())
+    t = datetime.now(UTC)
+    assert api.admin.post(f"/api/v1/participants/{pid}/erasure").status_code == 200
+    assert (
+        api.handlaggare("AF").get(f"/api/v1/participants/{pid}/view", params={"as_of": t.isoformat()}).status_code
+        == 403
+    )
+    sf = api.samordnare.get(f"/api/v1/participants/{pid}/view", params={"as_of": t.isoformat()}).json()
+    assert sf["decisions"] == [] and sf["participant"]["status"] == "erased"
 
 
 def test_an_agency_always_sees_its_own_decisions(api: Api) -> None:

@@ -323,10 +323,51 @@ def test_decision_attributes_must_be_a_flat_object(api: Api, consented: str, att
     assert_invalid(refused_decision(api, consented, decision_body(attributes=attributes)), "attributes", prefix=True)
 
 
-def test_decision_with_flat_attributes_is_accepted(api: Api, consented: str) -> None:
-    body = decision_body(attributes={"omfattning": "50%", "dagar": 90, "belopp": 512.5, "retroaktiv": False})
+def test_decision_with_typed_attributes_is_accepted_and_shown(api: Api, consented: str) -> None:
+    attributes = {"omfattning": 50, "dagar": 90, "fran": "2026-03-01", "retroaktiv": False}
+    body = decision_body(decision_type="Sjukpenning", attributes=attributes)
     response = api.handlaggare("FK").post(f"/api/v1/participants/{consented}/decisions", body)
     assert response.status_code == 201, response.text
+    (shown,) = api.handlaggare("FK").get(f"/api/v1/participants/{consented}/view").json()["decisions"]
+    assert (shown["decision_type"], shown["attributes"]) == ("sjukpenning", attributes)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ({"omfattning": "50%"}, "attributes.omfattning"),
+        ({"omfattning": 150}, "attributes.omfattning"),
+        ({"omfattning": 50.5}, "attributes.omfattning"),
+        ({"fran": "2026-02-30"}, "attributes.fran"),
+        ({"retroaktiv": "ja"}, "attributes.retroaktiv"),
+        ({"program": "jobbspar"}, "attributes"),  # not one of sjukpenning's attributes
+        ({"diagnos": "F32 depression"}, "attributes"),  # free text has no attribute: it belongs in the summary
+        ({"19811218-9876": True}, "attributes"),
+    ],
+)
+def test_decision_attributes_are_typed_by_the_decision_type(
+    api: Api, consented: str, attributes: dict[str, Any], field: str
+) -> None:
+    response = refused_decision(api, consented, decision_body(attributes=attributes))
+    assert_invalid(response, field)
+    assert "19811218" not in response.text and "F32" not in response.text and "depression" not in response.text
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_attributes_are_422(api: Api, consented: str, number: str) -> None:
+    body = json.dumps(decision_body()).removesuffix("}") + f', "attributes": {{"dagar": {number}}}}}'
+    response = api.handlaggare("FK").post(
+        f"/api/v1/participants/{consented}/decisions", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert api.context.service.get_case(UUID(consented)).decisions == {}
+
+
+@pytest.mark.parametrize("decision_type", ["beslut", "Annika Lindqvist", "sjukskrivning"])
+def test_decision_types_come_from_the_catalogue_of_the_agency(api: Api, consented: str, decision_type: str) -> None:
+    response = refused_decision(api, consented, decision_body(decision_type=decision_type))
+    assert_invalid(response, "decision_type")
+    assert "Annika" not in response.text and "beslut" not in response.text
 
 
 @pytest.mark.parametrize("field", ["agency", "consent_id", "recorded_at"])

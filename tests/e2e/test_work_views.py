@@ -1,5 +1,5 @@
-"""The read side through HTTP: the view reads the projection but the gate uses the current consent (even with
-the projection stopped), the caseload and the timeline."""
+"""The read side through HTTP: the view reads the case itself, so it is never behind the log, and the gate uses
+the current consent (even with the projections stopped); the caseload and the timeline."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ def test_the_view_never_discloses_a_withdrawn_grant_even_while_the_projection_is
         f"/api/v1/participants/{pid}/consents", consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
     ).json()["id"]
     first = fk.post(f"/api/v1/participants/{pid}/decisions", decision_body(source_ref="A")).json()["id"]
-    api.context.projections.catch_up()  # the projection holds the first decision, then stops (nothing runs it)
+    api.context.projections.catch_up()  # the projections hold the first decision, then stop (nothing runs them)
     second = fk.post(f"/api/v1/participants/{pid}/decisions", decision_body(source_ref="B")).json()["id"]
-    assert api.context.projections.lag()["agency_view"] > 0
+    assert api.context.projections.lag()["timeline"] > 0
 
     # Not yet projected, still shown: the view is never behind the log.
     assert [d["id"] for d in af.get(f"/api/v1/participants/{pid}/view").json()["decisions"]] == [first, second]
@@ -28,7 +28,7 @@ def test_the_view_never_discloses_a_withdrawn_grant_even_while_the_projection_is
         f"/api/v1/participants/{pid}/consents/{consent}/withdrawal",
         {"grants": [{"from": "FK", "to": "AF", "categories": ["insurance"]}]},
     )
-    assert api.context.projections.lag()["agency_view"] > 0  # still stopped
+    assert api.context.projections.lag()["timeline"] > 0  # still stopped
     refused = af.get(f"/api/v1/participants/{pid}/view")
     assert refused.status_code == 403
     assert "Sjukpenning" not in refused.text

@@ -71,9 +71,9 @@ def test_caught_up_projections_equal_a_clean_rebuild(storage: Storage, settings:
     assert runner.catch_up() > 0
     assert set(runner.lag().values()) == {0}
     live = snapshot(runner)
-    assert live["view_decisions"] and live["timeline"] and live["cases"] and live["follow_up"]
-    statuses = {row[8] for row in live["view_decisions"]}
-    assert {"active", "corrected", "retracted"} <= statuses
+    assert live["timeline"] and live["cases"] and live["follow_up"]
+    kinds = {row[3] for row in live["timeline"]}
+    assert {"DecisionRecorded", "DecisionCorrected", "DecisionRetracted", "ConsentWithdrawn"} <= kinds
     runner.rebuild(batch_size=50)
     assert snapshot(runner) == live
 
@@ -86,8 +86,8 @@ def test_the_live_runner_follows_new_events(storage: Storage, settings: Settings
         grant_consent(storage.service, case_id, ("FK", "SF", ["insurance"]))
         decision_id = fk_decision(storage.service, case_id)
         assert wait_until(runner, runner.store.head(), timeout=10)
-        rows = snapshot(runner)["view_decisions"]
-        assert [row[0] for row in rows] == [str(decision_id)]
+        rows = snapshot(runner)["timeline"]
+        assert [row[-1] for row in rows if row[3] == "DecisionRecorded"] == [str(decision_id)]
     finally:
         runner.stop()
 
@@ -102,7 +102,7 @@ def test_an_erased_participant_is_dropped_from_the_projections_but_still_counted
     runner = projection_runner(storage, settings)
     runner.catch_up()
     tables = snapshot(runner)
-    assert tables["view_decisions"] == [] and tables["timeline"] == [] and tables["cases"] == []
+    assert tables["timeline"] == [] and tables["cases"] == []
     assert [row[0] for row in tables["follow_up"]] == [str(case_id)]
 
 

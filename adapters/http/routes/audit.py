@@ -3,18 +3,19 @@ verification of the live log. Auditors see log entries, never case content."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
-from adapters.audit_export import build_manifest, lines
-from adapters.disclosure_log import EXPORT, EntryDraft, LogFilter
-from adapters.http.context import Ctx, Granskare, actor, purpose, request_id
+from adapters.disclosure_log import LogFilter
+from adapters.http.context import CallerDep, Ctx
 from adapters.http.problems import Problem
+from adapters.http.schemas import PartyCode, ReconstructionPublic
+from consent import Party
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -51,51 +52,50 @@ Filters = Annotated[LogFilter, Depends(log_filter)]
 
 @router.get("/disclosures")
 def export(
-    user: Granskare,
+    caller: CallerDep,
     ctx: Ctx,
-    request: Request,
     where: Filters,
     format: FormatQ = "jsonl",  # noqa: A002 - the contract's name
 ) -> StreamingResponse:
     """Streams the matching entries, one per line, each with seq, prev_hash and hash. The export is itself
     logged first; it covers the log up to and including that entry (header X-Samverkan-Until-Seq)."""
-    entry = ctx.log.append(
-        EntryDraft(
-            EXPORT,
-            actor(user),
-            request_id(request),
-            purpose(request, user),
-            participant_id=where.participant_id,
-            details={"filters": where.as_dict(), "format": format},
-        )
-    )
-    last = entry["seq"] if where.until_seq is None else min(where.until_seq, entry["seq"])
-    bounded = replace(where, until_seq=last)
+    exported = ctx.reads.export(caller, where, format)
     return StreamingResponse(
-        lines(ctx.log.entries(bounded), format),
+        exported.lines,
         media_type=MEDIA[format],
         headers={
-            "X-Samverkan-Until-Seq": str(last),
-            "Content-Disposition": f'attachment; filename="disclosures-{last}.{format}"',
+            "X-Samverkan-Until-Seq": str(exported.last_seq),
+            "Content-Disposition": f'attachment; filename="disclosures-{exported.last_seq}.{format}"',
         },
     )
 
 
 @router.get("/disclosures/manifest")
 def manifest(
-    user: Granskare,
+    caller: CallerDep,
     ctx: Ctx,
     where: Filters,
     format: FormatQ = "jsonl",  # noqa: A002
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Count, first and last seq and hash, the export's SHA-256 and an Ed25519 signature, for the same filters
     (pass until_seq from the export's X-Samverkan-Until-Seq to describe exactly that export)."""
-    if where.until_seq is None:
-        where = replace(where, until_seq=ctx.log.head()[0])
-    return build_manifest(ctx.log.entries(where), where, format, ctx.signer)
+    return ctx.reads.manifest(caller, where, format)
 
 
 @router.post("/verify")
-def verify(user: Granskare, ctx: Ctx) -> dict[str, object]:
+def verify(caller: CallerDep, ctx: Ctx) -> dict[str, object]:
     """Checks the whole live log and names the first bad entry, if any."""
-    return ctx.log.verify().as_dict()
+    return ctx.reads.verify(caller).as_dict()
+
+
+@router.get("/participants/{participant_id}/reconstruction", response_model=ReconstructionPublic)
+def reconstruction(
+    participant_id: UUID,
+    caller: CallerDep,
+    ctx: Ctx,
+    party: Annotated[PartyCode, Query(description="The party whose view to reconstruct: FK, AF, REGION, KOMMUN, SF")],
+    at: Annotated[AwareDatetime, Query(description="The instant, with offset, e.g. 2026-03-01T12:00:00+01:00")],
+) -> ReconstructionPublic:
+    """What `party` could see of the participant at `at`: item ids, categories, status and the consent (id and
+    version) behind each — never content. For granskare; logged."""
+    return ReconstructionPublic.model_validate(ctx.reads.reconstruction(caller, participant_id, Party(party), at))

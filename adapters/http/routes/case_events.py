@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
-from adapters.disclosure_log import refused_recording
-from adapters.http.context import Ctx, Handlaggare, Samordnare, actor, purpose, request_id
+from adapters.access import Caller
+from adapters.http.context import CallerDep, Ctx, Handlaggare, Samordnare
 from adapters.http.schemas import (
     ClosureCreate,
     Created,
@@ -22,48 +22,36 @@ from adapters.http.schemas import (
     ReferralCreate,
     RetractionCreate,
 )
-from coordination import ConsentRequired, DecisionOutcome, NotPermitted
+from adapters.recording import record_decision as record
+from coordination import DecisionOutcome
 
 router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["case"])
 
 
 def _record(
-    participant_id: UUID,
-    body: DecisionCreate,
-    user: Handlaggare,
-    ctx: Ctx,
-    request: Request,
-    corrects: UUID | None = None,
+    participant_id: UUID, body: DecisionCreate, caller: Caller, ctx: Ctx, corrects: UUID | None = None
 ) -> DecisionOutcome:
-    try:
-        return ctx.service.record_decision(
-            participant_id,
-            by=user.sub,
-            agency=user.agency.value,
-            category=body.category,
-            decision_type=body.decision_type,
-            effective_date=body.effective_date,
-            summary=body.summary,
-            source_ref=body.source_ref,
-            attributes=body.attributes,
-            corrects=corrects,
-        )
-    except (ConsentRequired, NotPermitted) as refused:
-        # The refusal is logged without the decision's content: only who tried what category, and why.
-        ctx.log.append(
-            refused_recording(
-                actor(user), request_id(request), purpose(request, user), participant_id, body.category, refused
-            )
-        )
-        raise
+    return record(
+        ctx.service,
+        ctx.log,
+        caller,
+        participant_id,
+        category=body.category,
+        decision_type=body.decision_type,
+        effective_date=body.effective_date,
+        summary=body.summary,
+        source_ref=body.source_ref,
+        attributes=body.attributes,
+        corrects=corrects,
+    )
 
 
 @router.post("/decisions", status_code=status.HTTP_201_CREATED, response_model=Created)
 def record_decision(
-    participant_id: UUID, body: DecisionCreate, user: Handlaggare, ctx: Ctx, request: Request, response: Response
+    participant_id: UUID, body: DecisionCreate, user: Handlaggare, caller: CallerDep, ctx: Ctx, response: Response
 ) -> Created:
     """Records the caller's agency's decision; 200 with the first id when source_ref was already recorded."""
-    outcome = _record(participant_id, body, user, ctx, request)
+    outcome = _record(participant_id, body, caller, ctx)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return Created(id=outcome.id)
@@ -75,12 +63,12 @@ def correct_decision(
     decision_id: UUID,
     body: DecisionCreate,
     user: Handlaggare,
+    caller: CallerDep,
     ctx: Ctx,
-    request: Request,
     response: Response,
 ) -> Created:
     """Records a corrected version of the agency's own decision; the original is marked corrected."""
-    outcome = _record(participant_id, body, user, ctx, request, corrects=decision_id)
+    outcome = _record(participant_id, body, caller, ctx, corrects=decision_id)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return Created(id=outcome.id)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from adapters.disclosure_log import CONSENTS_READ, SEARCH, Disclosed, EntryDraft
-from adapters.http.context import Admin, Ctx, Reader, Samordnare, actor, purpose, request_id
-from adapters.http.problems import Problem
+from adapters.http.context import Admin, CallerDep, Ctx, Samordnare
 from adapters.http.schemas import (
     ConsentCreate,
     ConsentCreated,
@@ -17,14 +14,12 @@ from adapters.http.schemas import (
     Created,
     Done,
     GrantIn,
-    GrantPublic,
     ParticipantCreate,
     ParticipantSearch,
     WithdrawalCreate,
     WithdrawalPublic,
 )
-from consent import Consent, GrantState
-from coordination import Case, CoordinationService
+from adapters.recording import erase_personal_data
 
 router = APIRouter(prefix="/api/v1/participants", tags=["participants"])
 
@@ -49,55 +44,9 @@ def enrol(body: ParticipantCreate, user: Samordnare, ctx: Ctx) -> Created:
 
 
 @router.post("/search", response_model=Created)
-def search(body: ParticipantSearch, user: Reader, ctx: Ctx, request: Request) -> Created:
+def search(body: ParticipantSearch, caller: CallerDep, ctx: Ctx) -> Created:
     """Finds a participant by personnummer, sent in the body so it never appears in a URL or log."""
-    found = ctx.service.find_by_personnummer(body.personnummer)
-    ctx.log.append(
-        EntryDraft(
-            SEARCH,
-            actor(user),
-            request_id(request),
-            purpose(request, user),
-            participant_id=found,
-            outcome="disclosed" if found else "not-found",
-        )
-    )
-    if found is None:
-        raise Problem("not-found", "no participant is enrolled with this personnummer")
-    return Created(id=found)
-
-
-def consent_public(service: CoordinationService, case: Case, consent: Consent, at: datetime) -> ConsentPublic:
-    """A consent as samordnare see it, with the status of the whole and of each grant at `at`."""
-    overall = consent.status(at)
-
-    def grant_status(state: GrantState) -> str:
-        # A grant still in force follows the consent's period: pending, active or expired.
-        return "withdrawn" if state.withdrawn_by(at) else overall.value
-
-    return ConsentPublic(
-        id=consent.id,
-        version=consent.version,
-        status=overall.value,  # type: ignore[arg-type]
-        purpose=service.read(case, consent.purpose),
-        valid_from=consent.valid_from,
-        valid_until=consent.valid_until,
-        form=consent.form,
-        witness=service.read(case, consent.witness),
-        document_ref=consent.document_ref,
-        guardian=service.read(case, case.consent_guardians.get(consent.id)),
-        recorded_at=consent.recorded_at,
-        grants=[
-            GrantPublic(
-                from_=s.grant.discloser.value,
-                to=s.grant.recipient.value,
-                category=s.grant.category,
-                status=grant_status(s),  # type: ignore[arg-type]
-                withdrawn_at=s.withdrawn_at,
-            )
-            for s in consent.grants
-        ],
-    )
+    return Created(id=ctx.reads.search(caller, body.personnummer))
 
 
 @router.post("/{participant_id}/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentCreated)
@@ -119,22 +68,9 @@ def record_consent(participant_id: UUID, body: ConsentCreate, user: Samordnare, 
 
 
 @router.get("/{participant_id}/consents", response_model=list[ConsentPublic], response_model_by_alias=True)
-def list_consents(participant_id: UUID, user: Samordnare, ctx: Ctx, request: Request) -> list[ConsentPublic]:
+def list_consents(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> list[ConsentPublic]:
     """The participant's consents with their status now (active, expired, withdrawn, pending)."""
-    case = ctx.service.get_case(participant_id)
-    now = ctx.service.clock()
-    result = [consent_public(ctx.service, case, c, now) for c in ctx.service.consents(case)]
-    ctx.log.append(
-        EntryDraft(
-            CONSENTS_READ,
-            actor(user),
-            request_id(request),
-            purpose(request, user),
-            participant_id=participant_id,
-            disclosed=[Disclosed(c.id, "SF", "coordination", None, None) for c in result],
-        )
-    )
-    return result
+    return [ConsentPublic.model_validate(c) for c in ctx.reads.consents(caller, participant_id)]
 
 
 @router.post("/{participant_id}/consents/{consent_id}/withdrawal", response_model=WithdrawalPublic)
@@ -157,7 +93,7 @@ def withdraw_consent(
 
 
 @router.post("/{participant_id}/erasure", response_model=Done)
-def erase(participant_id: UUID, user: Admin, ctx: Ctx) -> Done:
-    """Erases the participant's personal data everywhere (by deleting its key); the history stays."""
-    ctx.service.erase_personal_data(participant_id, by=user.sub)
+def erase(participant_id: UUID, user: Admin, caller: CallerDep, ctx: Ctx) -> Done:
+    """Erases the participant's personal data everywhere (by deleting its key); the history stays. Logged."""
+    erase_personal_data(ctx.service, ctx.log, caller, participant_id)
     return Done(id=participant_id)

@@ -1,0 +1,614 @@
+"""The one door: every read of participant data passes through `ReadService`.
+
+Each read checks the caller's role, loads what it needs, asks the gate what the caller may see, builds the answer,
+and appends its disclosure-log entry (shown or refused, refusals by role and unknown participants included)
+before anything is returned. HTTP routes, CLI commands and web pages only translate between their medium and
+these methods: they hold no SQL, no gate call and no log append (docs/architecture.md, "The one door").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import orjson
+
+from adapters.access import Caller
+from adapters.audit_export import build_manifest, lines
+from adapters.auth import Role
+from adapters.disclosure_log import (
+    CASELOAD,
+    CONSENTS_READ,
+    EXPORT,
+    EXTRACT,
+    MANIFEST,
+    RECONSTRUCTION,
+    SEARCH,
+    STATISTICS,
+    TIMELINE,
+    VERIFY,
+    VIEW,
+    VIEW_REFUSED,
+    Disclosed,
+    DisclosureLog,
+    EntryDraft,
+    LogFilter,
+    VerifyResult,
+)
+from adapters.projections import projection_runner
+from adapters.settings import Settings
+from adapters.signing import ManifestSigner
+from adapters.storage import Storage
+from adapters.vault import TOKEN_PREFIX as SEALED_PREFIX
+from consent import Allowed, Consent, ConsentRef, GrantState, Party, local_date, may_see, utc, visible
+from coordination import Case, CoordinationService, NotFound, NotPermitted
+from projections import statistics as figures
+from projections.cases import caseload_entry
+from projections.definitions import CASES, FOLLOW_UP
+from projections.definitions import TIMELINE as TIMELINE_TABLE
+from projections.store import ProjectionStore
+
+T = TypeVar("T")
+
+# Which roles may make each read (API.md, "Reading" and "Audit").
+READERS: dict[str, tuple[Role, ...]] = {
+    VIEW: (Role.SAMORDNARE, Role.HANDLAGGARE),
+    RECONSTRUCTION: (Role.GRANSKARE,),
+    TIMELINE: (Role.SAMORDNARE,),
+    CASELOAD: (Role.SAMORDNARE,),
+    CONSENTS_READ: (Role.SAMORDNARE,),
+    SEARCH: (Role.SAMORDNARE, Role.HANDLAGGARE),
+    EXTRACT: (Role.SAMORDNARE,),
+    STATISTICS: (Role.SAMORDNARE, Role.GRANSKARE),
+    EXPORT: (Role.GRANSKARE,),
+    MANIFEST: (Role.GRANSKARE,),
+    VERIFY: (Role.GRANSKARE,),
+}
+
+
+@dataclass(frozen=True)
+class CoordinationItem:
+    """A piece of the förbund's own record (referral, plan, insats, meeting, closure), as the gate sees it."""
+
+    id: Any
+    kind: str
+    recorded_at: datetime
+    agency: Party = Party.SF
+    category: str = "coordination"
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export of the disclosure log: the last seq it covers, its entries (streamed) and their lines."""
+
+    last_seq: int
+    entries: Iterator[dict[str, Any]]
+    format: str
+
+    @property
+    def lines(self) -> Iterator[str]:
+        return lines(self.entries, self.format)
+
+
+class ReadService:
+    """Every read of participant data: gate, then log entry, then answer."""
+
+    def __init__(
+        self, service: CoordinationService, log: DisclosureLog, projections: ProjectionStore, signer: ManifestSigner
+    ) -> None:
+        self.service = service
+        self.log = log
+        self.projections = projections
+        self.signer = signer
+
+    # -- the agency view, now and as of an instant ------------------------------------------------------------
+
+    def view(self, caller: Caller, participant_id: UUID, as_of: datetime | None = None) -> dict[str, Any]:
+        """What the caller's party may see of the participant now, or as it was at `as_of` narrowed to what it
+        may still see now (a withdrawal, an expiry or an erasure after the instant wins). 403 when an agency may
+        see nothing; SF always sees its own coordination record."""
+        self._require_role(caller, VIEW, participant_id, refused_kind=VIEW_REFUSED, as_of=as_of)
+        now = self.service.clock()
+        at = now if as_of is None or utc(as_of) >= utc(now) else as_of
+        case = self._load(caller, VIEW_REFUSED, participant_id, as_of, lambda: self.service.get_case(participant_id))
+        past = (
+            case
+            if at is now
+            else self._load(
+                caller, VIEW_REFUSED, participant_id, as_of, lambda: self.service.case_as_of(participant_id, at)
+            )
+        )
+        reader = caller.agency
+        shown = self._shown(case, past, reader, at, now)
+        decisions = [self._decision_body(case, d, ref_then) for d, ref_then, _ in shown.decisions]
+        disclosed = [_disclosed(d.id, d.agency, d.category, ref_now) for d, _, ref_now in shown.decisions]
+        disclosed += [_disclosed(i.id, i.agency, i.category, ref) for i, ref in shown.coordination]
+        if not disclosed and reader != Party.SF:
+            self._refuse(caller, VIEW_REFUSED, participant_id, "nothing-visible", as_of=as_of)
+            raise NotPermitted(
+                f"{reader.value} may see nothing of this participant now: no decisions of its own and no active "
+                "consent lets another party share with it"
+            )
+        body = {
+            "participant": self._participant(case),
+            "reader": reader.value,
+            "as_of": as_of,
+            "decisions": decisions,
+            "coordination": self._coordination_body(case, past, {i.id for i, _ in shown.coordination}),
+        }
+        self._append(caller, VIEW, participant_id, disclosed, as_of=as_of)
+        return body
+
+    def reconstruction(self, caller: Caller, participant_id: UUID, party: Party, at: datetime) -> dict[str, Any]:
+        """For granskare: what `party` could see of the participant at `at` under the consent then in force —
+        item ids, categories, status and the consent (id and version) behind each, never content."""
+        self._require_role(caller, RECONSTRUCTION, participant_id, as_of=at)
+        past = self._load(
+            caller, RECONSTRUCTION, participant_id, at, lambda: self.service.case_as_of(participant_id, at)
+        )
+        consents = list(past.consents.values())
+        items: list[dict[str, Any]] = []
+        disclosed: list[Disclosed] = []
+        for decision, ref in visible(consents, party, past.decisions.values(), at):
+            items.append(_item("decision", decision.id, decision.agency, decision.category, decision.recorded_at, ref))
+            items[-1]["status"] = decision.status
+            disclosed.append(_disclosed(decision.id, decision.agency, decision.category, ref))
+        for item in _coordination_items(past):
+            verdict = may_see(consents, party, item, at)
+            if isinstance(verdict, Allowed):
+                items.append(_item(item.kind, item.id, item.agency, item.category, item.recorded_at, verdict.consent))
+                disclosed.append(_disclosed(item.id, item.agency, item.category, verdict.consent))
+        self._append(caller, RECONSTRUCTION, participant_id, disclosed, as_of=at, details={"party": party.value})
+        return {"participant_id": participant_id, "party": party.value, "at": at, "items": items}
+
+    # -- the förbund's working lists ---------------------------------------------------------------------------
+
+    def timeline(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
+        """The case's events in order, as codes; an agency's decisions only while SF may see them now."""
+        self._require_role(caller, TIMELINE, participant_id)
+        case = self._load(caller, TIMELINE, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        rows = (
+            []
+            if case.is_erased
+            else self.projections.select(
+                TIMELINE_TABLE, "", '"participant_id" = %s ORDER BY "position"', (str(participant_id),)
+            )
+        )
+        consents = list(case.consents.values())
+        entries: list[dict[str, Any]] = []
+        disclosed: list[Disclosed] = []
+        for row in rows:
+            entry = {k: row[k] for k in ("position", "recorded_at", "kind", "agency", "category", "ref_id")}
+            if row["kind"].startswith("Decision"):
+                # The case says whose decision it is (a retraction's event names only the decision).
+                decision = case.decisions.get(UUID(row["ref_id"]))
+                if decision is None:
+                    continue
+                verdict = may_see(consents, Party.SF, decision, now)
+                if not isinstance(verdict, Allowed):
+                    continue
+                entry.update(agency=decision.agency.value, category=decision.category)
+                disclosed.append(_disclosed(decision.id, decision.agency, decision.category, verdict.consent))
+            entries.append(entry)
+        self._append(caller, TIMELINE, participant_id, disclosed)
+        return {"participant_id": str(participant_id), "entries": entries}
+
+    def caseload(self, caller: Caller) -> dict[str, Any]:
+        """Open cases with phase and next dates, names opened; one log entry naming every case listed."""
+        self._require_role(caller, CASELOAD, None)
+        today = local_date(self.service.clock())
+        cases: list[dict[str, Any]] = []
+        for row in self.projections.select(CASES, "", '"open" = %s ORDER BY "participant_id"', (1,)):
+            facts = orjson.loads(row["facts"])
+            participant_id = UUID(row["participant_id"])
+            names = facts.get("names", {})
+            cases.append(
+                {
+                    "participant_id": str(participant_id),
+                    "given_name": self._open(participant_id, names.get("given_name")),
+                    "family_name": self._open(participant_id, names.get("family_name")),
+                    **caseload_entry(facts, today),
+                }
+            )
+        listed = [UUID(c["participant_id"]) for c in cases]
+        self._append(
+            caller,
+            CASELOAD,
+            None,
+            [Disclosed(pid, Party.SF.value, "coordination", None, None) for pid in listed],
+            subjects=listed,
+        )
+        return {"date": today.isoformat(), "count": len(cases), "cases": cases}
+
+    def consents(self, caller: Caller, participant_id: UUID) -> list[dict[str, Any]]:
+        """The participant's consents with the status of each and of each grant now."""
+        self._require_role(caller, CONSENTS_READ, participant_id)
+        case = self._load(caller, CONSENTS_READ, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        listed = [self._consent_body(case, c, now) for c in self.service.consents(case)]
+        self._append(
+            caller,
+            CONSENTS_READ,
+            participant_id,
+            [Disclosed(c["id"], "SF", "coordination", None, None) for c in listed],
+        )
+        return listed
+
+    def search(self, caller: Caller, personnummer: str, **details: Any) -> UUID:
+        """The participant enrolled under a personnummer (NotFound otherwise); logged either way, never the
+        number itself."""
+        self._require_role(caller, SEARCH, None)
+        found = self.service.find_by_personnummer(personnummer)
+        self.log.append(
+            EntryDraft(
+                SEARCH,
+                caller.actor,
+                caller.request_id,
+                caller.purpose,
+                participant_id=found,
+                outcome="disclosed" if found else "not-found",
+                details=details,
+            )
+        )
+        if found is None:
+            raise NotFound("no participant is enrolled with this personnummer")
+        return found
+
+    def extract(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
+        """The participant's log extract: who saw what of theirs, when, under which consent."""
+        self._require_role(caller, EXTRACT, participant_id)
+        self._load(caller, EXTRACT, participant_id, None, lambda: self.service.get_case(participant_id))
+        keys = ("seq", "recorded_at", "kind", "user_id", "agency", "role", "purpose", "outcome", "as_of")
+        entries = [
+            {
+                **{k: e.get(k) for k in keys},
+                "disclosed": [d for d in e.get("disclosed", []) if _about(d, participant_id, e)],
+                "categories": e.get("categories", []),
+            }
+            for e in self.log.entries(LogFilter(participant_id=participant_id))
+        ]
+        self._append(caller, EXTRACT, participant_id, [], details={"entries": len(entries)})
+        return {"participant_id": participant_id, "entries": entries}
+
+    def statistics(self, caller: Caller, period_from: date, period_to: date) -> dict[str, figures.Table]:
+        """The follow-up tables for the period, protected together (docs/statistics.md)."""
+        self._require_role(caller, STATISTICS, None)
+        today = local_date(self.service.clock())
+        rows = [
+            figures.FollowUpRow(
+                participant_id=r["participant_id"],
+                start_date=date.fromisoformat(r["start_date"]),
+                end_date=None if r["end_date"] is None else date.fromisoformat(r["end_date"]),
+                outcome=r["outcome"],
+                municipality=r["municipality"],
+                gender=r["gender"],
+                birth_year=int(r["birth_year"]),
+                with_consent=bool(r["with_consent"]),
+                support_before=r["support_before"],
+                occupation_before=r["occupation_before"],
+                education_level=r["education_level"],
+                support_after=r["support_after"],
+                occupation_after=r["occupation_after"],
+            )
+            for r in self.projections.select(FOLLOW_UP, "", '"start_date" <= %s', (period_to.isoformat(),))
+        ]
+        tables = figures.statistics(rows, period_from=period_from, period_to=period_to, today=today)
+        self._append(
+            caller, STATISTICS, None, [], details={"from": period_from.isoformat(), "to": period_to.isoformat()}
+        )
+        return tables
+
+    # -- the disclosure log itself (granskare) -----------------------------------------------------------------
+
+    def export(self, caller: Caller, where: LogFilter, fmt: str) -> Export:
+        """The matching entries as lines of `fmt`. The export is logged first and covers the log up to and
+        including its own entry (or `where.until_seq`, if lower)."""
+        self._require_role(caller, EXPORT, where.participant_id)
+        entry = self.log.append(
+            EntryDraft(
+                EXPORT,
+                caller.actor,
+                caller.request_id,
+                caller.purpose,
+                participant_id=where.participant_id,
+                details={"filters": where.as_dict(), "format": fmt},
+            )
+        )
+        last = entry["seq"] if where.until_seq is None else min(where.until_seq, entry["seq"])
+        return Export(last, self.log.entries(replace(where, until_seq=last)), fmt)
+
+    def manifest(self, caller: Caller, where: LogFilter, fmt: str) -> dict[str, Any]:
+        """The signed manifest of an export with the same filters (up to `until_seq`, default: the head)."""
+        self._require_role(caller, MANIFEST, where.participant_id)
+        entry = self.log.append(
+            EntryDraft(
+                MANIFEST,
+                caller.actor,
+                caller.request_id,
+                caller.purpose,
+                participant_id=where.participant_id,
+                details={"filters": where.as_dict(), "format": fmt},
+            )
+        )
+        bounded = where if where.until_seq is not None else replace(where, until_seq=entry["seq"] - 1)
+        return build_manifest(self.log.entries(bounded), bounded, fmt, self.signer)
+
+    def verify(self, caller: Caller) -> VerifyResult:
+        """Checks the whole live log; the check and its result are logged."""
+        self._require_role(caller, VERIFY, None)
+        result = self.log.verify()
+        self._append(caller, VERIFY, None, [], details=result.as_dict())
+        return result
+
+    # -- building blocks ---------------------------------------------------------------------------------------
+
+    def _require_role(
+        self,
+        caller: Caller,
+        kind: str,
+        participant_id: UUID | None,
+        *,
+        refused_kind: str | None = None,
+        as_of: datetime | None = None,
+    ) -> None:
+        allowed = READERS[kind]
+        if caller.role not in allowed:
+            self._refuse(caller, refused_kind or kind, participant_id, "role", as_of=as_of)
+            raise NotPermitted(f"this needs one of the roles: {', '.join(r.value for r in allowed)}")
+
+    def _load(
+        self, caller: Caller, kind: str, participant_id: UUID, as_of: datetime | None, load: Callable[[], T]
+    ) -> T:
+        """Loads what a read needs; a participant that does not exist (then) is a logged refusal too."""
+        try:
+            return load()
+        except NotFound:
+            self._refuse(caller, kind, participant_id, "not-found", as_of=as_of)
+            raise
+
+    def _refuse(
+        self, caller: Caller, kind: str, participant_id: UUID | None, reason: str, *, as_of: datetime | None = None
+    ) -> None:
+        self.log.append(
+            EntryDraft(
+                kind,
+                caller.actor,
+                caller.request_id,
+                caller.purpose,
+                participant_id=participant_id,
+                outcome="refused",
+                reason=reason,
+                as_of=as_of,
+            )
+        )
+
+    def _append(
+        self,
+        caller: Caller,
+        kind: str,
+        participant_id: UUID | None,
+        disclosed: Sequence[Disclosed],
+        *,
+        as_of: datetime | None = None,
+        details: dict[str, Any] | None = None,
+        subjects: Sequence[UUID] = (),
+    ) -> None:
+        self.log.append(
+            EntryDraft(
+                kind,
+                caller.actor,
+                caller.request_id,
+                caller.purpose,
+                participant_id=participant_id,
+                disclosed=disclosed,
+                as_of=as_of,
+                details=details or {},
+                subjects=subjects,
+            )
+        )
+
+    def _open(self, participant_id: UUID, token: str | None) -> str | None:
+        return None if token is None else self.service.vault.unseal(participant_id, token)
+
+    def _participant(self, case: Case) -> dict[str, Any]:
+        identity = self.service.identity(case)
+        status = "erased" if case.is_erased else "closed" if case.is_closed else "open"
+        return {
+            "id": case.id,
+            "personnummer": identity.get("personnummer"),
+            "given_name": identity.get("given_name"),
+            "family_name": identity.get("family_name"),
+            "status": status,
+        }
+
+    def _shown(self, case: Case, past: Case, reader: Party, at: datetime, now: datetime) -> _Shown:
+        """What the reader may see of `past` at `at` that it may also see of `case` now; nothing once erased.
+        Decisions come with the consent that allowed them then and the one that allows them now."""
+        if case.is_erased:
+            return _Shown([], [])
+        consents_then, consents_now = list(past.consents.values()), list(case.consents.values())
+
+        def now_allows(item: Any) -> Allowed | None:
+            verdict = may_see(consents_now, reader, item, now)
+            return verdict if isinstance(verdict, Allowed) else None
+
+        decisions = []
+        for decision, ref in visible(consents_then, reader, past.decisions.values(), at):
+            still = now_allows(decision) if past is not case else Allowed(ref)
+            if still is not None:
+                decisions.append((decision, ref, still.consent))
+        coordination = []
+        for item in _coordination_items(past):
+            then = may_see(consents_then, reader, item, at)
+            if isinstance(then, Allowed):
+                still = now_allows(item) if past is not case else then
+                if still is not None:
+                    coordination.append((item, still.consent))
+        return _Shown(decisions, coordination)
+
+    def _decision_body(self, case: Case, decision: Any, ref: ConsentRef | None) -> dict[str, Any]:
+        return {
+            "id": decision.id,
+            "agency": decision.agency.value,
+            "category": decision.category,
+            "decision_type": decision.decision_type,
+            "effective_date": decision.effective_date,
+            # A retracted decision was wrong: show that it was withdrawn, not what it said.
+            "summary": None if decision.status == "retracted" else self.service.read(case, decision.summary),
+            "attributes": None if decision.status == "retracted" else dict(decision.attributes),
+            "status": decision.status,
+            "consent_id": None if ref is None else ref.consent_id,
+            "consent_version": None if ref is None else ref.version,
+            "recorded_at": decision.recorded_at,
+            "corrects": decision.corrects,
+            "corrected_by": decision.corrected_by,
+        }
+
+    def _coordination_body(self, case: Case, past: Case, shown: set[Any]) -> dict[str, Any] | None:
+        """The coordination record of `past` limited to the items shown; sealed fields opened with `case`."""
+        body: dict[str, Any] = {}
+        read = self.service.read
+        if past.referral is not None and f"{past.id}:referral" in shown:
+            body["referral"] = {
+                "remittent": past.referral.remittent.value,
+                "reason": read(case, past.referral.reason),
+                "received_date": past.referral.received_date,
+                "needs": [p.value for p in past.referral.needs],
+            }
+        if past.plans and f"{past.id}:plan:{past.plans[-1].version}" in shown:
+            plan = past.plans[-1]
+            body["plan"] = {
+                "version": plan.version,
+                "goals": [read(case, g) for g in plan.goals],
+                "steps": [
+                    {"agency": s.agency.value, "description": read(case, s.description), "due": s.due}
+                    for s in plan.steps
+                ],
+            }
+        interventions = [i for i in past.interventions.values() if i.id in shown]
+        if interventions:
+            body["interventions"] = [
+                {
+                    "id": i.id,
+                    "kind": i.kind,
+                    "start_date": i.start_date,
+                    "provider_agency": i.provider_agency.value,
+                    "end_date": i.end_date,
+                }
+                for i in interventions
+            ]
+        meetings = [m for m in past.meetings if m.id in shown]
+        if meetings:
+            body["meetings"] = [
+                {
+                    "id": m.id,
+                    "date": m.date,
+                    "agencies_present": [p.value for p in m.agencies_present],
+                    "attended": m.attended,
+                    "notes": read(case, m.notes),
+                }
+                for m in meetings
+            ]
+        if past.closure is not None and f"{past.id}:closure" in shown:
+            body["closure"] = {"outcome": past.closure.outcome, "closed_date": past.closure.closed_date}
+        return body or None
+
+    def _consent_body(self, case: Case, consent: Consent, at: datetime) -> dict[str, Any]:
+        overall = consent.status(at)
+
+        def grant_status(state: GrantState) -> str:
+            # A grant still in force follows the consent's period: pending, active or expired.
+            return "withdrawn" if state.withdrawn_by(at) else overall.value
+
+        read = self.service.read
+        return {
+            "id": consent.id,
+            "version": consent.version,
+            "status": overall.value,
+            "purpose": read(case, consent.purpose),
+            "valid_from": consent.valid_from,
+            "valid_until": consent.valid_until,
+            "form": consent.form,
+            "witness": read(case, consent.witness),
+            "document_ref": _document_ref(case, consent.document_ref, read),
+            "guardian": read(case, case.consent_guardians.get(consent.id)),
+            "recorded_at": consent.recorded_at,
+            "grants": [
+                {
+                    "from_": s.grant.discloser.value,
+                    "to": s.grant.recipient.value,
+                    "category": s.grant.category,
+                    "status": grant_status(s),
+                    "withdrawn_at": s.withdrawn_at,
+                }
+                for s in consent.grants
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class _Shown:
+    decisions: list[tuple[Any, ConsentRef | None, ConsentRef | None]]  # (decision, consent then, consent now)
+    coordination: list[tuple[CoordinationItem, ConsentRef | None]]
+
+
+def _coordination_items(case: Case) -> list[CoordinationItem]:
+    """The pieces of the coordination record, each with a stable id, for the gate."""
+    items: list[CoordinationItem] = []
+    if case.referral is not None:
+        items.append(CoordinationItem(f"{case.id}:referral", "referral", case.referral.recorded_at))
+    if case.plans:
+        plan = case.plans[-1]
+        items.append(CoordinationItem(f"{case.id}:plan:{plan.version}", "plan", plan.recorded_at))
+    items += [CoordinationItem(i.id, "intervention", i.recorded_at) for i in case.interventions.values()]
+    items += [CoordinationItem(m.id, "meeting", m.recorded_at) for m in case.meetings]
+    if case.closure is not None:
+        items.append(CoordinationItem(f"{case.id}:closure", "closure", case.closure.recorded_at))
+    return items
+
+
+def _disclosed(item_id: Any, agency: Party, category: str, ref: ConsentRef | None) -> Disclosed:
+    return Disclosed(
+        item_id, agency.value, category, None if ref is None else ref.consent_id, None if ref is None else ref.version
+    )
+
+
+def _item(
+    kind: str, item_id: Any, agency: Party, category: str, recorded_at: datetime, ref: ConsentRef | None
+) -> dict[str, Any]:
+    return {
+        "id": str(item_id),
+        "kind": kind,
+        "agency": agency.value,
+        "category": category,
+        "recorded_at": recorded_at,
+        "consent_id": None if ref is None else ref.consent_id,
+        "consent_version": None if ref is None else ref.version,
+    }
+
+
+def _about(disclosed: dict[str, Any], participant_id: UUID, entry: dict[str, Any]) -> bool:
+    """Of an entry listing several participants (a caseload), only the item about this one is shown."""
+    if entry.get("participant_id") is not None:
+        return True
+    return disclosed.get("event_id") == str(participant_id)
+
+
+def _document_ref(case: Case, stored: str | None, read: Callable[[Case, str | None], str | None]) -> str | None:
+    """A consent's document reference: sealed, since it may carry a name; one stored in clear by an earlier
+    version is shown as it is until the participant is erased."""
+    if stored is None or stored.startswith(SEALED_PREFIX) or case.is_erased:
+        return read(case, stored)
+    return stored
+
+
+def open_read_service(storage: Storage, settings: Settings) -> ReadService:
+    """The read door over an open storage (for commands; the HTTP service builds its own in its context)."""
+    log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
+    return ReadService(
+        storage.service, log, projection_runner(storage, settings).store, ManifestSigner(settings.audit_key)
+    )
