@@ -269,7 +269,7 @@ def projections_run() -> None:
 
 @projections_app.command("rebuild")
 def projections_rebuild(
-    name: Annotated[str | None, typer.Argument(help="agency_view, timeline or cases (default: all).")] = None,
+    name: Annotated[str | None, typer.Argument(help="timeline or cases (default: all).")] = None,
     batch: Annotated[int, typer.Option(min=100, help="Events per transaction.")] = 5000,
 ) -> None:
     """Rebuilds projections from position zero into fresh tables, swapped in when complete (with progress)."""

@@ -26,7 +26,7 @@ DECISIONS: dict[Party, list[tuple[str, str]]] = {
     Party.FK: [("sjukpenning", "Sjukpenning beviljad på halvtid"), ("rehabiliteringsplan", "Plan upprättad")],
     Party.AF: [("inskrivning", "Inskriven som arbetssökande"), ("arbetsmarknadsutbildning", "Beviljad utbildning")],
     Party.REGION: [("sjukskrivning", "Läkarintyg 50 %"), ("remiss", "Remiss till psykiatrin")],
-    Party.KOMMUN: [("forsorjningsstod", "Försörjningsstöd beviljat"), ("arbetstraning", "Arbetsträning beviljad")],
+    Party.KOMMUN: [("ekonomiskt_bistand", "Försörjningsstöd beviljat"), ("arbetstraning", "Arbetsträning beviljad")],
 }
 INTERVENTIONS = ["kartlaggning", "arbetstraning", "praktik", "studier", "samtalsstod", "friskvard"]
 OUTCOMES = ["work", "studies", "studies", "other_support", "moved", "declined"]
@@ -253,7 +253,7 @@ def bulk_cases(
                     decision_type,
                     today - timedelta(days=rng.randint(0, 60)),
                     seal(summary),
-                    f"{agency.value}-BULK-{seed}-{n}-{k}",
+                    service.vault.fingerprint(case_id, f"{agency.value}-BULK-{seed}-{n}-{k}"),
                     {},
                     "bulk",
                     datetime.now(UTC),

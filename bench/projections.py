@@ -12,14 +12,14 @@ In one run, on fresh schemas it makes and drops itself:
    subprocess of this script (so that the setup has not raised its peak memory), timed (events/s), with its
    peak RSS (ru_maxrss, VmHWM and sampled VmRSS), its CPU and its PostgreSQL backends' CPU, the split between
    the load phase and the finish (cases rows, indexes, swap), and the time spent in Python's cyclic GC;
-4. view latency, in process: the steps of GET /view (load the case, select its view_decisions rows, build the
+4. view latency, in process: GET /view through the read door (load the case, ask the gate, build the
    gated view for AF, serialise it with pydantic), for the same number of random participants with AF
    decisions in the small and the big schema, interleaved; a cold pass (fresh service: first read of each
-   participant, empty aggregate and key caches) and a warm pass (the same participants again). The route's
-   disclosure-log append is not included;
+   participant, empty aggregate and key caches) and a warm pass (the same participants again). The
+   disclosure-log append is included (as in the route);
 5. live lag (unless --skip-lag): `samverkan projections run` as a subprocess follows the big schema while this
    process records FK decisions at a steady rate (one `record_decision` per write, for participants whose
-   consent lets FK share with SF, in open cases); a third process polls agency_view's tracking row, sleeping
+   consent lets FK share with SF, in open cases); a third process polls the timeline projection's tracking row, sleeping
    1 ms between polls (a process of its own, so the writer's GIL cannot delay its polls). Lag of a write = when
    the poller first saw the position reach the write's position minus when the write returned (both clocks are
    CLOCK_MONOTONIC; the poll's time is when its answer arrived, so lags are upper bounds by about a poll).
@@ -77,14 +77,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters.access import Caller
+from adapters.auth import Role
 from adapters.demo import bulk_cases
+from adapters.disclosure_log import DisclosureLog
 from adapters.http.schemas import ViewPublic
 from adapters.projections import projection_runner
-from adapters.reading import build_view
+from adapters.read_service import ReadService
 from adapters.settings import Settings
+from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseTarget, Storage, open_storage, parse_database_url
 from consent import OWN_CATEGORY, Party, local_date
-from projections.definitions import CASES, DECISIONS
+from coordination import NotPermitted
+from projections.definitions import CASES, TIMELINE
 from projections.runner import ProjectionRunner
 from projections.store import TRACKING_TABLE
 
@@ -549,19 +554,22 @@ class ViewTimes:
 
 
 class ViewReader:
-    """The steps of GET /view for AF, on a fresh storage (empty aggregate and key caches)."""
+    """GET /view for AF through the read door (case, gate, log entry), on a fresh storage (empty caches)."""
 
     def __init__(self, target: DatabaseTarget, schema: str, key_dir: Path) -> None:
         settings = bench_settings(target, schema, key_dir)
         self.storage = open_storage(settings)
         self.service = self.storage.service
         self.store = projection_runner(self.storage, settings).store
+        log = DisclosureLog(self.service.factory.datastore)  # type: ignore[attr-defined]
+        self.reads = ReadService(self.service, log, self.store, ManifestSigner(settings.audit_key))
+        self.caller = Caller("bench-af", Party.AF, Role.HANDLAGGARE, "bench", "handlaggning")
 
     def participants(self, agency: str | None) -> list[str]:
         """Participants with decisions of `agency` in the view (None: any participant), in id order."""
-        where = sql.SQL("WHERE agency = %s") if agency else sql.SQL("")
+        where = sql.SQL("WHERE agency = %s AND kind = 'DecisionRecorded'") if agency else sql.SQL("")
         query = sql.SQL("SELECT DISTINCT participant_id FROM {} {} ORDER BY participant_id").format(
-            self.store.ident(DECISIONS.name), where
+            self.store.ident(TIMELINE.name), where
         )
         with self.store.datastore.transaction(commit=False) as cursor:
             cursor.execute(query, (agency,) if agency else ())
@@ -569,13 +577,12 @@ class ViewReader:
 
     def read(self, participant: str) -> tuple[float, bool]:
         began = time.perf_counter()
-        participant_id = UUID(participant)
-        case = self.service.get_case(participant_id)
-        rows = self.store.select(DECISIONS, "", '"participant_id" = %s ORDER BY "position"', (participant,))
-        result = build_view(self.service, case, Party.AF, self.service.clock(), None, rows)
-        if not result.empty:  # the route answers 403 without a body otherwise
-            ViewPublic.model_validate(result.body).model_dump_json()
-        return time.perf_counter() - began, not result.empty
+        try:
+            body = self.reads.view(self.caller, UUID(participant))
+        except NotPermitted:  # the route answers 403 without a body
+            return time.perf_counter() - began, False
+        ViewPublic.model_validate(body).model_dump_json()
+        return time.perf_counter() - began, True
 
     def close(self) -> None:
         self.storage.close()
@@ -626,11 +633,11 @@ def view_latency(
 
 
 def poll_tracking(args: argparse.Namespace) -> None:
-    """Child mode: polls agency_view's tracking position every ~1 ms until SIGTERM; prints changes as JSON."""
+    """Child mode: polls the timeline projection's tracking position every ~1 ms until SIGTERM; prints changes."""
     target = parse_database_url(args.pg_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    query = sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = 'agency_view'").format(
+    query = sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = 'timeline'").format(
         sql.Identifier(args.schema, TRACKING_TABLE)
     )
     seen: list[tuple[float, int]] = []
@@ -683,7 +690,7 @@ def live_lag(
 ) -> Lag:
     env = samverkan_env(target, schema, key_dir)
     runner_log = key_dir / "runner.log"
-    tracking = sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = 'agency_view'").format(
+    tracking = sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = 'timeline'").format(
         sql.Identifier(schema, TRACKING_TABLE)
     )
     head = sql.SQL("SELECT max(notification_id) FROM {}").format(sql.Identifier(schema, EVENTS_TABLE))
@@ -705,8 +712,9 @@ def live_lag(
         rows = conn.execute(
             sql.SQL(
                 "SELECT d.participant_id FROM {d} d JOIN {c} c ON c.participant_id = d.participant_id"
-                " WHERE d.agency = 'FK' AND c.open = 1 GROUP BY d.participant_id ORDER BY d.participant_id LIMIT 50"
-            ).format(d=sql.Identifier(schema, DECISIONS.name), c=sql.Identifier(schema, CASES.name))
+                " WHERE d.agency = 'FK' AND d.kind = 'DecisionRecorded' AND c.open = 1"
+                " GROUP BY d.participant_id ORDER BY d.participant_id LIMIT 50"
+            ).format(d=sql.Identifier(schema, TIMELINE.name), c=sql.Identifier(schema, CASES.name))
         ).fetchall()
         participants = [UUID(r[0]) for r in rows]
         if not participants:

@@ -76,10 +76,7 @@ def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
 
 Samordnare = Annotated[User, Depends(require(Role.SAMORDNARE))]
 Handlaggare = Annotated[User, Depends(require(Role.HANDLAGGARE))]
-Reader = Annotated[User, Depends(require(Role.SAMORDNARE, Role.HANDLAGGARE))]
-Granskare = Annotated[User, Depends(require(Role.GRANSKARE))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
-StatisticsReader = Annotated[User, Depends(require(Role.SAMORDNARE, Role.GRANSKARE))]
 
 
 def request_id(request: Request) -> str:

@@ -423,3 +423,24 @@ def test_cli_verify_refuses_an_export_re_signed_with_a_foreign_key(
     result = cli(settings, "audit", "verify", "--file", str(data), "--manifest", str(manifest_path))
     assert result.exit_code == 1
     assert json.loads(result.stdout)["ok"] is False
+
+
+@pytest.mark.parametrize("body", ["not json at all", "[1, 2, 3]", '{"seq": 2'])
+def test_a_row_that_does_not_parse_is_named_as_the_first_bad_entry(api: Api, settings: Settings, body: str) -> None:
+    activity(api)
+    tamper(api, "UPDATE disclosure_log SET body = ? WHERE seq = 2", (body,))
+    result = api.granskare.post(f"{AUDIT}/verify")
+    assert result.status_code == 200, result.text
+    assert (result.json()["ok"], result.json()["first_bad_seq"]) == (False, 2)
+    says(result.json()["reason"], "entry 2", "does not parse")
+
+    live = cli(settings, "audit", "verify")
+    assert live.exit_code == 1 and "Traceback" not in live.output
+    assert json.loads(live.stdout)["first_bad_seq"] == 2
+
+    # An export carries the row as unreadable; verifying the exported file names it too.
+    response, _, _ = export(api)
+    checked = verify_export(response.text, "jsonl")
+    assert (checked.ok, checked.first_bad_seq) == (False, 2)
+    broken = response.text.replace('"seq":3', '"seq":3,', 1)  # a line that no longer parses
+    assert verify_export(broken, "jsonl").first_bad_seq in (2, 3)
