@@ -243,17 +243,7 @@ class ReadService:
         number itself."""
         self._require_role(caller, SEARCH, None)
         found = self.service.find_by_personnummer(personnummer)
-        self.log.append(
-            EntryDraft(
-                SEARCH,
-                caller.actor,
-                caller.request_id,
-                caller.purpose,
-                participant_id=found,
-                outcome="disclosed" if found else "not-found",
-                details=details,
-            )
-        )
+        self._append(caller, SEARCH, found, [], details=details, outcome="disclosed" if found else "not-found")
         if found is None:
             raise NotFound("no participant is enrolled with this personnummer")
         return found
@@ -308,15 +298,8 @@ class ReadService:
         """The matching entries as lines of `fmt`. The export is logged first and covers the log up to and
         including its own entry (or `where.until_seq`, if lower)."""
         self._require_role(caller, EXPORT, where.participant_id)
-        entry = self.log.append(
-            EntryDraft(
-                EXPORT,
-                caller.actor,
-                caller.request_id,
-                caller.purpose,
-                participant_id=where.participant_id,
-                details={"filters": where.as_dict(), "format": fmt},
-            )
+        entry = self._append(
+            caller, EXPORT, where.participant_id, [], details={"filters": where.as_dict(), "format": fmt}
         )
         last = entry["seq"] if where.until_seq is None else min(where.until_seq, entry["seq"])
         return Export(last, self.log.entries(replace(where, until_seq=last)), fmt)
@@ -324,15 +307,8 @@ class ReadService:
     def manifest(self, caller: Caller, where: LogFilter, fmt: str) -> dict[str, Any]:
         """The signed manifest of an export with the same filters (up to `until_seq`, default: the head)."""
         self._require_role(caller, MANIFEST, where.participant_id)
-        entry = self.log.append(
-            EntryDraft(
-                MANIFEST,
-                caller.actor,
-                caller.request_id,
-                caller.purpose,
-                participant_id=where.participant_id,
-                details={"filters": where.as_dict(), "format": fmt},
-            )
+        entry = self._append(
+            caller, MANIFEST, where.participant_id, [], details={"filters": where.as_dict(), "format": fmt}
         )
         bounded = where if where.until_seq is not None else replace(where, until_seq=entry["seq"] - 1)
         return build_manifest(self.log.entries(bounded), bounded, fmt, self.signer)
@@ -373,18 +349,7 @@ class ReadService:
     def _refuse(
         self, caller: Caller, kind: str, participant_id: UUID | None, reason: str, *, as_of: datetime | None = None
     ) -> None:
-        self.log.append(
-            EntryDraft(
-                kind,
-                caller.actor,
-                caller.request_id,
-                caller.purpose,
-                participant_id=participant_id,
-                outcome="refused",
-                reason=reason,
-                as_of=as_of,
-            )
-        )
+        self._append(caller, kind, participant_id, [], as_of=as_of, outcome="refused", reason=reason)
 
     def _append(
         self,
@@ -396,8 +361,11 @@ class ReadService:
         as_of: datetime | None = None,
         details: dict[str, Any] | None = None,
         subjects: Sequence[UUID] = (),
-    ) -> None:
-        self.log.append(
+        outcome: str = "disclosed",
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Appends the read's one log entry; it is committed when this returns."""
+        return self.log.append(
             EntryDraft(
                 kind,
                 caller.actor,
@@ -405,6 +373,8 @@ class ReadService:
                 caller.purpose,
                 participant_id=participant_id,
                 disclosed=disclosed,
+                outcome=outcome,
+                reason=reason,
                 as_of=as_of,
                 details=details or {},
                 subjects=subjects,
