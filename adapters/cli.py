@@ -303,11 +303,13 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each projection's position and how far it is behind the log."""
+    """Each projection's position, how far it is behind the log, and a projection that is failing (or null)."""
     settings = _settings()
     with open_storage(settings) as storage:
         runner = projection_runner(storage, settings)
-        typer.echo(json.dumps({"head": runner.store.head(), "positions": runner.positions(), "lag": runner.lag()}))
+        health = runner.health()
+        status = {"head": runner.store.head(), "positions": runner.positions(), "lag": health["lag_events"]}
+        typer.echo(json.dumps({**status, "failing": health["failing"]}))
 
 
 def _advancing(

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
+from eventsourcing.persistence import ConnectionUnavailableError, InterfaceError
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
 from eventsourcing.utils import Environment
 from psycopg import sql
 
@@ -36,6 +47,117 @@ class SamverkanPostgresFactory(PostgresFactory):
         if self.datastore.schema != "public":
             with self.datastore.transaction(commit=True) as cursor:
                 cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.datastore.schema)))
+
+
+# SQLite connections are cheap (a file handle and a page cache): enough that no thread ever waits for one. The
+# server's request threads (AnyIO's default limit is 40), the projection runner and its rebuild reader all fit.
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_MAX = 64
+
+
+class _SQLiteWriteTransaction(SQLiteTransaction):
+    """A transaction that takes SQLite's write lock at BEGIN when it is going to commit (BEGIN IMMEDIATE)."""
+
+    def __enter__(self) -> SQLiteCursor:
+        # A deferred transaction that reads before it writes cannot wait for another process's writer: SQLite
+        # refuses the upgrade at once (SQLITE_BUSY) when its snapshot is stale. IMMEDIATE waits (busy_timeout).
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
+        return cursor
+
+
+class _SQLiteConnection(SQLiteConnection):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        with _SQLiteWriteTransaction(self, commit=commit) as curs, curs:
+            yield curs
+
+
+class SamverkanSQLitePool(SQLiteConnectionPool):
+    """The library's SQLite pool, except that a writer waits for the writer lock before it joins the pool's queue."""
+
+    # The library's pool issues connections in request order (a semaphore held while a request waits) and one
+    # writer connection at a time, so a writer waiting for the writer lock holds up every other request, readers
+    # included; and a thread that holds the writer and asks for a second connection waits for a thread that waits
+    # for it (a deadlock until the pool timeout, answered as 503). Here writers queue on the writer lock alone:
+    # readers never wait for writers (WAL lets them read meanwhile), and the writer's holder only ever waits for a
+    # free connection, of which there are more than threads.
+
+    def get_connection(self, timeout: float | None = None, *, is_writer: bool | None = None) -> SQLiteConnection:
+        if is_writer is not True or self._mutually_exclusive_read_write:
+            return super().get_connection(timeout, is_writer=is_writer)
+        timeout = self.pool_timeout if timeout is None else timeout
+        started = time.monotonic()
+        if not self._writer_lock.acquire(timeout=timeout):
+            raise ConnectionUnavailableError("Timed out waiting for return of writer")
+        try:
+            conn = super().get_connection(max(0.0, timeout - (time.monotonic() - started)), is_writer=None)
+        except BaseException:
+            self._writer_lock.release()
+            raise
+        # put_connection() releases the writer lock for a connection marked as the writer.
+        self._num_writers += 1
+        conn.is_writer = True
+        return conn
+
+    def _create_connection(self) -> SQLiteConnection:
+        # As the library's, but the connection begins its write transactions with BEGIN IMMEDIATE.
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit mode: transactions are begun explicitly
+                cached_statements=True,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,  # the busy timeout
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            mode = c.execute("PRAGMA journal_mode;").fetchone()[0]
+            if mode.lower() != "wal":
+                c.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return _SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
+class SamverkanSQLiteDatastore(SQLiteDatastore):
+    """The library's SQLite datastore on SamverkanSQLitePool."""
+
+    def __init__(
+        self,
+        db_name: str,
+        *,
+        lock_timeout: int | None = None,
+        single_row_tracking: bool = True,
+        originator_id_type: Literal["uuid", "text"] = "uuid",
+    ) -> None:
+        self.pool = SamverkanSQLitePool(
+            db_name=db_name,
+            lock_timeout=lock_timeout,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_MAX - SQLITE_POOL_SIZE,
+            pool_timeout=float(lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT),
+        )
+        self.single_row_tracking = single_row_tracking
+        self.originator_id_type = originator_id_type
+
+
+class SamverkanSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory on SamverkanSQLiteDatastore (the library builds factories from settings)."""
+
+    def __init__(self, env: Environment | Any) -> None:
+        super().__init__(env)
+        library = self.datastore
+        self.datastore = SamverkanSQLiteDatastore(
+            library.pool.db_name,
+            lock_timeout=library.pool.lock_timeout,
+            single_row_tracking=library.single_row_tracking,
+            originator_id_type=library.originator_id_type,
+        )
+        library.close()  # never used: it has made no connection
 
 
 @dataclass(frozen=True)
@@ -98,7 +220,7 @@ def library_env(target: DatabaseTarget, settings: Settings) -> dict[str, str]:
         assert target.sqlite_path is not None
         return {
             **env,
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": f"{__name__}:{SamverkanSQLiteFactory.__name__}",
             "SQLITE_DBNAME": str(target.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": str(settings.db_lock_timeout_s),
         }

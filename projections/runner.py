@@ -6,23 +6,49 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
 import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from projections.cases import Facts
-from projections.definitions import CASES, Projection, all_projections
-from projections.events import StoredEvent
+from projections.definitions import CASES, RETIRED_PROJECTIONS, RETIRED_TABLES, Projection, all_projections
+from projections.events import StoredEvent, UndecodableEvent, reason_of
 from projections.store import REBUILD_SUFFIX, ProjectionStore
 
 log = structlog.get_logger("samverkan.projections")
 Progress = Callable[[int, int], None]  # (position reached, head)
+ALL = "all"  # a failure of every projection: an event none of them can read
+# Errors of the storage itself (outage, lock timeout): retried as they are, with no event to blame.
+TRANSIENT_RETRY_SECONDS = 5.0
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+# A projection that cannot go on (an event it cannot read or fold) commits everything before that event, is recorded
+# as failing in the database (so every process's /health sees it, whichever runner failed) and is tried again with
+# back-off; the other projections go on meanwhile.
+class ProjectionFailure(Exception):
+    """A projection (or "all") cannot go on past an event: its position, and why (no personal data)."""
+
+    def __init__(self, projection: str, position: int, reason: str) -> None:
+        super().__init__(f"projection {projection} cannot process event {position}: {reason}")
+        self.projection = projection
+        self.position = position
+        self.reason = reason
 
 
 class ProjectionRunner:
@@ -35,16 +61,26 @@ class ProjectionRunner:
         *,
         batch_size: int = 500,
         listen: dict[str, Any] | None = None,
+        retry_seconds: float = 1.0,
+        max_retry_seconds: float = 30.0,
     ) -> None:
         self.store = store
         self.projections = list(projections) if projections is not None else all_projections()
         self.batch_size = batch_size
         self.listen = listen  # psycopg connection parameters for LISTEN (PostgreSQL), or None to poll
+        # The first wait after a failure, doubled each time up to the max (an outage of the storage itself: at most
+        # TRANSIENT_RETRY_SECONDS, so the projections follow again soon after it is back).
+        self.retry_seconds = retry_seconds
+        self.max_retry_seconds = max_retry_seconds
         for projection in self.projections:
             for spec in projection.tables:
                 store.create(spec)
+        store.retire(RETIRED_TABLES, RETIRED_PROJECTIONS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures: dict[str, dict[str, Any]] = {}  # this runner's failures, by projection name or ALL
+        self._retry_at: dict[str, float] = {}  # when a failing projection is tried again (monotonic clock)
+        self._next_position = 1  # the first event the last batch was after: what a storage failure blames
 
     # -- positions -----------------------------------------------------------------------------------------
 
@@ -58,30 +94,178 @@ class ProjectionRunner:
 
     # -- live ----------------------------------------------------------------------------------------------
 
-    def step(self) -> int:
-        """Processes one batch for every projection that is behind; returns the number of events read."""
-        start = min(self.positions().values())
-        events = self.store.read_events(start, self.batch_size)
-        if not events:
+    def step(self, only: Collection[str] | None = None) -> int:
+        """Processes one batch for the projections (all, or those named); returns the number of events read.
+        Raises ProjectionFailure (recorded, what precedes it committed) when one cannot process an event."""
+        chosen = [p for p in self.projections if only is None or p.name in only]
+        if not chosen:
             return 0
+        start = min(self.store.position(p.name) for p in chosen)
+        self._next_position = start + 1
+        try:
+            events = self.store.read_events(start, self.batch_size)
+        except UndecodableEvent as poison:
+            if poison.before:
+                self._commit_or_blame(chosen, poison.before)
+            raise self._fail(ALL, poison.position, poison.reason) from poison
+        if not events or events[-1].position >= self._failures.get(ALL, {}).get("position", 0):
+            self._recovered([ALL])
+        if not events:
+            self._recovered([p.name for p in chosen])  # at the head: nothing failed
+            return 0
+        self._commit_or_blame(chosen, events)
+        return len(events)
+
+    def _commit_or_blame(self, chosen: list[Projection], events: list[StoredEvent]) -> None:
+        """Commits the batch; when it fails, each projection's part alone, and of a failing projection all it can
+        up to the first event it cannot process, which is recorded and raised (the others go on)."""
+        try:
+            self._commit(chosen, events)
+        except TRANSIENT:
+            raise
+        except Exception:
+            failures: list[ProjectionFailure] = []
+            for projection in chosen:
+                blamed = self._first_failing(projection, events)
+                if blamed is not None:
+                    failures.append(self._fail(projection.name, blamed[0], reason_of(blamed[1])))
+            self._recover_passed([p for p in chosen if p.name not in {f.projection for f in failures}])
+            if failures:
+                raise min(failures, key=lambda f: f.position) from None
+            return
+        self._recover_passed(chosen)
+
+    def _commit(self, chosen: list[Projection], events: list[StoredEvent]) -> None:
+        """One transaction: the projections' rows for the events they have not processed yet, and their positions."""
         try:
             with self.store.transaction() as cursor:
-                positions = {p.name: self.store.position(p.name) for p in self.projections}
-                for projection in self.projections:
+                for projection in chosen:
                     # Live batches never trust a cache: another process may have moved a case on meanwhile.
                     projection.reset()
-                    mine = [e for e in events if e.position > positions[projection.name]]
+                    # Read on this transaction's own connection: a second one could wait for ever (see store).
+                    done = self.store.position(projection.name, cursor)
+                    mine = [e for e in events if e.position > done]
                     if mine:
                         self._apply(cursor, projection, mine, "")
                         self.store.track(cursor, projection.name, mine[-1].position)
         except BaseException:
-            for projection in self.projections:
+            for projection in chosen:
                 projection.reset()
             raise
-        return len(events)
+
+    def _first_failing(self, projection: Projection, events: list[StoredEvent]) -> tuple[int, Exception] | None:
+        """Commits what it can of the events for one projection, halving the part that fails; returns the first
+        event it cannot process with the error (None: all went through this time)."""
+        # Committing an event again is harmless: a projection skips events at or before its position.
+        failing = events
+        try:
+            self._commit([projection], failing)
+            return None
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            failed = error
+        while len(failing) > 1:
+            half, rest = failing[: len(failing) // 2], failing[len(failing) // 2 :]
+            for part in (half, rest):
+                try:
+                    self._commit([projection], part)
+                except TRANSIENT:
+                    raise
+                except Exception as error:
+                    failing, failed = part, error
+                    break
+            else:
+                return None
+        return failing[0].position, failed
+
+    # -- failures ------------------------------------------------------------------------------------------
+
+    def _fail(self, name: str, position: int, reason: str, *, transient: bool = False) -> ProjectionFailure:
+        """Records that `name` cannot process the event at `position`, and when to try again."""
+        now = datetime.now(UTC).isoformat()
+        previous = self._failures.get(name)
+        same = previous is not None and previous["position"] == position
+        attempts = previous["attempts"] + 1 if previous is not None and same else 1
+        failure = {
+            "projection": name,
+            "position": position,
+            "reason": reason,
+            "since": previous["since"] if previous is not None and same else now,
+            "attempts": attempts,
+            "updated_at": now,
+        }
+        self._failures[name] = failure
+        longest = min(self.max_retry_seconds, TRANSIENT_RETRY_SECONDS) if transient else self.max_retry_seconds
+        delay = min(self.retry_seconds * 2 ** min(attempts - 1, 20), longest)
+        for affected in [p.name for p in self.projections] if name == ALL else [name]:
+            self._retry_at[affected] = time.monotonic() + delay
+        log.warning(
+            "projection_failing", projection=name, position=position, reason=reason, attempts=attempts, retry_s=delay
+        )
+        try:
+            self.store.record_failure(failure)
+        except Exception as error:  # the storage itself is down: /health says so anyway
+            log.warning("projection_failure_not_recorded", error_type=type(error).__name__)
+        return ProjectionFailure(name, position, reason)
+
+    def _recover_passed(self, chosen: list[Projection]) -> None:
+        """Forgets the failures of projections that are now past the event they failed on."""
+        failing = [p.name for p in chosen if p.name in self._failures]
+        if failing:
+            self._recovered([n for n in failing if self.store.position(n) >= self._failures[n]["position"]])
+
+    def _recovered(self, names: Sequence[str]) -> None:
+        known = [n for n in names if n in self._failures]
+        if not known:
+            return
+        self.store.clear_failures(known)
+        for name in known:
+            failure = self._failures.pop(name)
+            log.info("projection_recovered", projection=name, position=failure["position"])
+        for name in [p.name for p in self.projections] if ALL in known else known:
+            self._retry_at.pop(name, None)
+
+    def failing(self, positions: dict[str, int] | None = None, head: int | None = None) -> dict[str, Any] | None:
+        """The failure to show, as recorded by any runner of this database (the one at the lowest position that
+        its projection has not passed), or None. Several projections failing at one event show as "all"."""
+        rows = self.store.failures()
+        if not rows:
+            return None
+        positions = self.positions() if positions is None else positions
+        head = self.store.head() if head is None else head
+        current = []
+        for row in rows:
+            name = row["projection"]
+            at = min(positions.values()) if name == ALL else positions.get(name)
+            # A projection past the event (or at the head) went on since: an old record of a runner that stopped.
+            if at is not None and at < int(row["position"]) and at < head:
+                current.append(row)
+        if not current:
+            return None
+        first = min(current, key=lambda r: int(r["position"]))
+        names = {r["projection"] for r in current if r["position"] == first["position"]}
+        everyone = ALL in names or (len(positions) > 1 and names >= set(positions))
+        return {
+            "projection": ALL if everyone else first["projection"],
+            "position": int(first["position"]),
+            "reason": first["reason"],
+            "since": first["since"],
+            "attempts": int(first["attempts"]),
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Each projection's lag in log positions, and the failure to show (None when none is failing)."""
+        head = self.store.head()
+        positions = self.positions()
+        return {
+            "lag_events": {name: head - position for name, position in positions.items()},
+            "failing": self.failing(positions, head),
+        }
 
     def catch_up(self, progress: Progress | None = None) -> int:
-        """Processes batches until every projection is at the log's head; returns events processed."""
+        """Processes batches until every projection is at the log's head; returns events processed. Raises
+        ProjectionFailure when a projection cannot process an event (after committing what precedes it)."""
         total = 0
         while processed := self.step():
             total += processed
@@ -90,26 +274,33 @@ class ProjectionRunner:
         return total
 
     def run(self, stop: threading.Event | None = None, poll_seconds: float = 0.05) -> None:
-        """Follows the log until `stop` is set. Errors are logged and retried after a pause."""
+        """Follows the log until `stop` is set. A projection that fails is recorded as failing and tried again
+        with back-off (1 s, doubling, at most `max_retry_seconds`); the others go on meanwhile."""
         stop = stop or self._stop
         listener = self._listener()
         try:
             while not stop.is_set():
+                now = time.monotonic()
+                due = [p.name for p in self.projections if self._retry_at.get(p.name, 0.0) <= now]
                 try:
-                    if self.step():
+                    if due and self.step(due):
                         continue
-                except Exception as error:
-                    log.warning("projection_batch_failed", error_type=type(error).__name__)
-                    stop.wait(1.0)
+                except ProjectionFailure:
+                    continue  # recorded; the failing projection waits for its retry, the others go on
+                except Exception as error:  # the storage itself (outage, lock timeout), or a bug outside a batch
+                    self._fail(ALL, self._next_position, reason_of(error), transient=isinstance(error, TRANSIENT))
                     continue
+                wait = poll_seconds * 10 if listener is not None else poll_seconds
+                if self._retry_at:
+                    wait = max(0.001, min(wait, min(self._retry_at.values()) - time.monotonic()))
                 if listener is not None:
                     try:
-                        for _ in listener.notifies(timeout=poll_seconds * 10, stop_after=1):
+                        for _ in listener.notifies(timeout=wait, stop_after=1):
                             pass
                     except psycopg.Error:
                         listener = None
                 else:
-                    stop.wait(poll_seconds)
+                    stop.wait(wait)
         finally:
             if listener is not None:
                 listener.close()
@@ -154,6 +345,11 @@ class ProjectionRunner:
         head = self.store.head()
         try:
             position = self._load(targets, batch_size, head, progress)
+        except UndecodableEvent as poison:
+            for projection in targets:
+                projection.reset()
+            raise ProjectionFailure(ALL, poison.position, poison.reason) from poison
+        try:
             for projection in targets:
                 for spec in projection.tables:
                     self.store.create_indexes(spec, REBUILD_SUFFIX)
@@ -161,14 +357,16 @@ class ProjectionRunner:
                 # Under the lock the live runners also take: the tail written meanwhile, then the swap.
                 while tail := self.store.read_events(position, batch_size, cursor=cursor):
                     for projection in targets:
-                        self._apply(cursor, projection, tail, REBUILD_SUFFIX)
+                        self._apply_rebuilding(cursor, projection, tail)
                     position = tail[-1].position
                 for projection in targets:
                     for spec in projection.tables:
                         self.store.swap(cursor, spec, REBUILD_SUFFIX)
                     self.store.forget(cursor, projection.name + REBUILD_SUFFIX)
-                    if position > self.store.position(projection.name):
+                    if position > self.store.position(projection.name, cursor):
                         self.store.track(cursor, projection.name, position)
+        except UndecodableEvent as poison:
+            raise ProjectionFailure(ALL, poison.position, poison.reason) from poison
         finally:
             for projection in targets:
                 projection.reset()
@@ -202,7 +400,7 @@ class ProjectionRunner:
                 pending = reader.submit(self.store.read_events, events[-1].position, batch_size)
                 with self.store.transaction(durable=False) as cursor:
                     for projection in targets:
-                        self._apply(cursor, projection, events, REBUILD_SUFFIX)
+                        self._apply_rebuilding(cursor, projection, events)
                         self.store.track(cursor, projection.name + REBUILD_SUFFIX, events[-1].position)
                 position = events[-1].position
                 if progress:
@@ -214,6 +412,23 @@ class ProjectionRunner:
                 with self.store.transaction(durable=False) as cursor:
                     self.store.apply(cursor, specs, REBUILD_SUFFIX, chunk, copy_tables=projection.insert_only)
         return position
+
+    def _apply_rebuilding(self, cursor: Any, projection: Projection, events: list[StoredEvent]) -> None:
+        """_apply into the rebuild tables; an event the projection cannot fold stops the rebuild, named."""
+        try:
+            self._apply(cursor, projection, events, REBUILD_SUFFIX)
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            # The rebuild is abandoned, so its held state may be folded again to find the event: one at a time.
+            position = events[0].position
+            for event in events:
+                try:
+                    projection.process([event], lambda _: {})
+                except Exception:
+                    position = event.position
+                    break
+            raise ProjectionFailure(projection.name, position, reason_of(error)) from error
 
     # -- shared --------------------------------------------------------------------------------------------
 

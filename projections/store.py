@@ -14,10 +14,12 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from projections.events import StoredEvent, decode
+from projections.events import StoredEvent, UndecodableEvent, decode, reason_of
 
 REBUILD_SUFFIX = "__rebuild"
 TRACKING_TABLE = "samverkan_projection_tracking"
+STATUS_TABLE = "samverkan_projection_status"
+STATUS_COLUMNS = ("projection", "position", "reason", "since", "attempts", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class ProjectionStore:
         else:
             self.tracking = SQLiteTrackingRecorder(datastore)
         self.tracking.create_table()
+        self._create_status_table()
         self._statements: dict[tuple[str, str], Any] = {}
 
     # -- names and statements ----------------------------------------------------------------------------
@@ -131,9 +134,29 @@ class ProjectionStore:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(self._sql("DROP TABLE IF EXISTS {t}", t=self.ident(spec.name + suffix)))
 
-    def position(self, name: str) -> int:
-        """How far the projection `name` has processed the log (0: nothing yet)."""
-        return int(self.tracking.max_tracking_id(name) or 0)
+    def retire(self, tables: Sequence[str], projections: Sequence[str]) -> None:
+        """Drops the tables of retired projections (and their rebuild twins) and forgets their positions and
+        failures, so no table is left that nobody keeps up to date."""
+        with self.transaction() as cursor:
+            for table in tables:
+                for name in (table, table + REBUILD_SUFFIX):
+                    cursor.execute(self._sql("DROP TABLE IF EXISTS {t}", t=self.ident(name)))
+            for projection in projections:
+                for name in (projection, projection + REBUILD_SUFFIX):
+                    self.forget(cursor, name)
+            if projections:
+                marks = ", ".join("%s" for _ in projections)
+                cursor.execute(
+                    self._sql(f'DELETE FROM {{t}} WHERE "projection" IN ({marks})', t=self.ident(STATUS_TABLE)),
+                    tuple(projections),
+                )
+
+    def position(self, name: str, cursor: Any = None) -> int:
+        """How far the projection `name` has processed the log (0: nothing yet). Inside a transaction, pass its
+        cursor: asking the pool for a second connection while holding one can wait for ever."""
+        if cursor is None:
+            return int(self.tracking.max_tracking_id(name) or 0)
+        return int(self.tracking._max_tracking_id(name, cursor) or 0)
 
     def head(self) -> int:
         """The log's last position."""
@@ -167,7 +190,10 @@ class ProjectionStore:
             rows = self._tuples(cursor, query, (after, limit))
         events: list[StoredEvent] = []
         for position, originator, topic, state in rows:
-            event = decode(int(position), originator, str(topic), bytes(state))
+            try:
+                event = decode(int(position), originator, str(topic), bytes(state))
+            except Exception as error:  # any row the projections cannot read: named by position, not content
+                raise UndecodableEvent(int(position), reason_of(error), events) from error
             if event is not None:
                 events.append(event)
         return events
@@ -318,6 +344,61 @@ class ProjectionStore:
                 cursor.execute(f'DROP INDEX IF EXISTS "{spec.name}{suffix}_{"_".join(index)}"')
                 cols = ", ".join(f'"{c}"' for c in index)
                 cursor.execute(f'CREATE INDEX IF NOT EXISTS "{spec.name}_{"_".join(index)}" ON "{spec.name}" ({cols})')
+
+    # -- failures ----------------------------------------------------------------------------------------------
+
+    def _create_status_table(self) -> None:
+        # Written by whichever runner fails (in process, or `samverkan projections run`), read by /health.
+        types = ("bigint", "text", "integer") if self.postgres else ("INTEGER", "TEXT", "INTEGER")
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    f'CREATE TABLE IF NOT EXISTS {{t}} ("projection" {types[1]} PRIMARY KEY,'
+                    f' "position" {types[0]} NOT NULL, "reason" {types[1]} NOT NULL, "since" {types[1]} NOT NULL,'
+                    f' "attempts" {types[2]} NOT NULL, "updated_at" {types[1]} NOT NULL)',
+                    t=self.ident(STATUS_TABLE),
+                )
+            )
+
+    def record_failure(self, failure: dict[str, Any]) -> None:
+        """Records (or updates) that a projection (or "all") cannot go on past a position, and why. Another
+        failure at the same position, by any runner, keeps the first `since` and counts on."""
+        columns = ", ".join(f'"{c}"' for c in STATUS_COLUMNS)
+        marks = ", ".join("%s" for _ in STATUS_COLUMNS)
+        same = 'f."position" = EXCLUDED."position"'
+        updates = (
+            f'"position" = EXCLUDED."position", "reason" = EXCLUDED."reason", "updated_at" = EXCLUDED."updated_at",'
+            f' "since" = CASE WHEN {same} THEN f."since" ELSE EXCLUDED."since" END,'
+            f' "attempts" = CASE WHEN {same} THEN f."attempts" + 1 ELSE 1 END'
+        )
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    f'INSERT INTO {{t}} AS f ({columns}) VALUES ({marks}) ON CONFLICT ("projection")'
+                    f" DO UPDATE SET {updates}",
+                    t=self.ident(STATUS_TABLE),
+                ),
+                tuple(failure[c] for c in STATUS_COLUMNS),
+            )
+
+    def clear_failures(self, names: Sequence[str]) -> None:
+        """Forgets the recorded failures of these projections (they went on)."""
+        if not names:
+            return
+        marks = ", ".join("%s" for _ in names)
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql(f'DELETE FROM {{t}} WHERE "projection" IN ({marks})', t=self.ident(STATUS_TABLE)),
+                tuple(names),
+            )
+
+    def failures(self) -> list[dict[str, Any]]:
+        """The recorded failures, as written (some may be behind a projection that has since gone on)."""
+        columns = ", ".join(f'"{c}"' for c in STATUS_COLUMNS)
+        query = self._sql(f'SELECT {columns} FROM {{t}} ORDER BY "position"', t=self.ident(STATUS_TABLE))
+        with self.datastore.transaction(commit=False) as cursor:
+            rows = self._tuples(cursor, query, ())
+        return [dict(zip(STATUS_COLUMNS, row, strict=True)) for row in rows]
 
     def forget(self, cursor: Any, name: str) -> None:
         """Removes a projection's tracking record (a rebuild that starts over)."""

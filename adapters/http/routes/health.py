@@ -1,4 +1,5 @@
-"""Liveness with storage: 200 when the service and its database answer, 503 otherwise."""
+"""Liveness with storage: 200 when the service and its database answer, 503 otherwise; "degraded" (still 200:
+recording and agency views do not depend on the projections) while a projection cannot go on."""
 
 from __future__ import annotations
 
@@ -13,17 +14,22 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 @router.get("/health")
 def health(ctx: Ctx) -> JSONResponse:
-    """Checks that the database answers; reports how far each projection is behind the log."""
+    """Checks that the database answers; reports how far each projection is behind the log, and a projection
+    that is failing (which, at which log position, why, since when), as any runner recorded it."""
     try:
         seq, _ = ctx.log.head()
-        lag = ctx.projections.lag()
+        projections = ctx.projections.health()
     except Exception:  # any storage failure means not healthy
         return problem_response("unavailable", "the database does not answer")
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if projections["failing"] is None else "degraded",
             "database": ctx.storage.target.engine,
             "disclosure_log_entries": seq,
-            "projections": {"lag_events": lag, "runner": ctx.settings.projections},
+            "projections": {
+                "lag_events": projections["lag_events"],
+                "runner": ctx.settings.projections,
+                "failing": projections["failing"],
+            },
         }
     )
