@@ -14,6 +14,9 @@ from adapters.http.problems import problem_response
 
 MAX_BODY_BYTES = 1_048_576
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A caller's request id is echoed and logged: one that could hold a personnummer (ten digits or more, with or
+# without a separator) is replaced by a new one.
+_NUMBER_LIKE = re.compile(r"\d{6}[-+]?\d{4}")
 log = structlog.get_logger("samverkan.http")
 
 
@@ -38,7 +41,7 @@ class RequestContext:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else str(uuid.uuid4())
+        request_id = given if _SAFE_ID.match(given) and not _NUMBER_LIKE.search(given) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

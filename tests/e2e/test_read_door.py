@@ -169,3 +169,12 @@ def test_an_erasure_is_logged(api: Api, pid: str) -> None:
         "admin",
         "erased",
     )
+
+
+def test_a_request_id_that_could_hold_a_personnummer_is_replaced(api: Api, pid: str) -> None:
+    for given in ("19811218-9876", "req-811218-9876", "x198112189876"):
+        response = api.samordnare.get(f"/api/v1/participants/{pid}/view", headers={"X-Request-ID": given})
+        assert response.headers["x-request-id"] != given
+        assert log(api)[-1]["request_id"] == response.headers["x-request-id"]
+    kept = api.samordnare.get(f"/api/v1/participants/{pid}/view", headers={"X-Request-ID": "web-2026-11-25.17"})
+    assert kept.headers["x-request-id"] == "web-2026-11-25.17"
