@@ -8,6 +8,7 @@ these methods: they hold no SQL, no gate call and no log append (docs/architectu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -47,11 +48,13 @@ from consent import Allowed, Consent, ConsentRef, GrantState, Party, local_date,
 from coordination import Case, CoordinationService, NotFound, NotPermitted
 from projections import statistics as figures
 from projections.cases import caseload_entry
-from projections.definitions import CASES, FOLLOW_UP
+from projections.definitions import CASES, FOLLOW_UP, CasesProjection, TimelineProjection
 from projections.definitions import TIMELINE as TIMELINE_TABLE
 from projections.store import ProjectionStore
 
 T = TypeVar("T")
+TIMELINE_PROJECTION = TimelineProjection.name
+CASES_PROJECTION = CasesProjection.name
 
 # Which roles may make each read (API.md, "Reading" and "Audit").
 READERS: dict[str, tuple[Role, ...]] = {
@@ -97,12 +100,19 @@ class ReadService:
     """Every read of participant data: gate, then log entry, then answer."""
 
     def __init__(
-        self, service: CoordinationService, log: DisclosureLog, projections: ProjectionStore, signer: ManifestSigner
+        self,
+        service: CoordinationService,
+        log: DisclosureLog,
+        projections: ProjectionStore,
+        signer: ManifestSigner,
+        *,
+        read_wait_s: float = 2.0,
     ) -> None:
         self.service = service
         self.log = log
         self.projections = projections
         self.signer = signer
+        self.read_wait_s = read_wait_s
 
     # -- the agency view, now and as of an instant ------------------------------------------------------------
 
@@ -169,6 +179,7 @@ class ReadService:
     def timeline(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
         """The case's events in order, as codes; an agency's decisions only while SF may see them now."""
         self._require_role(caller, TIMELINE, participant_id)
+        progress = self._caught_up(TIMELINE_PROJECTION)
         case = self._load(caller, TIMELINE, participant_id, None, lambda: self.service.get_case(participant_id))
         now = self.service.clock()
         rows = (
@@ -195,11 +206,12 @@ class ReadService:
                 disclosed.append(_disclosed(decision.id, decision.agency, decision.category, verdict.consent))
             entries.append(entry)
         self._append(caller, TIMELINE, participant_id, disclosed)
-        return {"participant_id": str(participant_id), "entries": entries}
+        return {"participant_id": str(participant_id), "entries": entries, "projection": progress}
 
     def caseload(self, caller: Caller) -> dict[str, Any]:
         """Open cases with phase and next dates, names opened; one log entry naming every case listed."""
         self._require_role(caller, CASELOAD, None)
+        progress = self._caught_up(CASES_PROJECTION)
         today = local_date(self.service.clock())
         cases: list[dict[str, Any]] = []
         for row in self.projections.select(CASES, "", '"open" = %s ORDER BY "participant_id"', (1,)):
@@ -222,7 +234,7 @@ class ReadService:
             [Disclosed(pid, Party.SF.value, "coordination", None, None) for pid in listed],
             subjects=listed,
         )
-        return {"date": today.isoformat(), "count": len(cases), "cases": cases}
+        return {"date": today.isoformat(), "count": len(cases), "cases": cases, "projection": progress}
 
     def consents(self, caller: Caller, participant_id: UUID) -> list[dict[str, Any]]:
         """The participant's consents with the status of each and of each grant now."""
@@ -321,6 +333,17 @@ class ReadService:
         return result
 
     # -- building blocks ---------------------------------------------------------------------------------------
+
+    def _caught_up(self, projection: str) -> dict[str, Any]:
+        """Waits (at most `read_wait_s`) until the projection has reached the log's head as it is when the read
+        begins, so a list read after a write shows that write; says how far it got (`behind` when it did not)."""
+        head = self.projections.head()
+        deadline = time.monotonic() + self.read_wait_s
+        position = self.projections.position(projection)
+        while position < head and time.monotonic() < deadline:
+            time.sleep(0.01)
+            position = self.projections.position(projection)
+        return {"position": position, "head": head, "behind": position < head}
 
     def _require_role(
         self,

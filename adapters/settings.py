@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # `samverkan projections run` as its own worker (recommended with several API workers).
     projections: Literal["inprocess", "off"] = "inprocess"
     projection_batch_size: int = Field(default=500, ge=1, le=50_000)
+    # How long a caseload or timeline read waits for the projections to reach the log's head as it was when the
+    # read began (your own writes included) before it answers with what it has, marked as behind.
+    read_wait_ms: int = Field(default=2_000, ge=0, le=30_000)
 
     @cached_property
     def keys(self) -> tuple[bytes, bytes]:

@@ -76,8 +76,12 @@ def engine(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings pointing at a fresh database of the engine under test."""
+    # Tests catch the projections up themselves; a list read that finds them behind waits only briefly.
     return Settings(
-        database_url=database_url(engine, tmp_path, request), key_file=tmp_path / "keys.json", **fixed_keys()
+        database_url=database_url(engine, tmp_path, request),
+        key_file=tmp_path / "keys.json",
+        read_wait_ms=100,
+        **fixed_keys(),
     )
 
 

@@ -3,8 +3,11 @@ the current consent (even with the projections stopped); the caseload and the ti
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from typing import Any
 
+from projections.runner import ProjectionRunner
 from tests.e2e.conftest import Api
 from tests.e2e.scenario import consent_body, decision_body, enrol
 from tests.support import today
@@ -100,3 +103,47 @@ def test_health_reports_projection_lag(api: Api) -> None:
     assert body["projections"]["lag_events"]["cases"] >= 1
     api.context.projections.catch_up()
     assert set(api.client.get("/api/v1/health").json()["projections"]["lag_events"].values()) == {0}
+
+
+def slowed(runner: ProjectionRunner, seconds: float) -> None:
+    """Every projection batch takes `seconds` longer (a busy projection worker)."""
+    for projection in runner.projections:
+        process = projection.process
+
+        def slow(events: Any, load: Any, process: Any = process) -> Any:
+            time.sleep(seconds)
+            return process(events, load)
+
+        projection.process = slow  # type: ignore[method-assign]
+
+
+def test_a_list_read_right_after_a_write_shows_that_write_with_the_projections_slowed_down(api: Api) -> None:
+    runner, reads = api.context.projections, api.context.reads
+    sf = api.samordnare
+    pid = enrol(api)
+    runner.catch_up()
+    slowed(runner, 0.4)
+    reads.read_wait_s = 5.0
+    runner.start()
+    try:
+        for _ in range(2):
+            body = {"date": today().isoformat(), "agencies_present": ["FK"], "attended": False}
+            assert sf.post(f"/api/v1/participants/{pid}/meetings", body).status_code == 201
+        caseload = sf.get("/api/v1/caseload").json()
+        (case,) = [c for c in caseload["cases"] if c["participant_id"] == pid]
+        assert (case["missed_in_a_row"], case["home_visit_due"]) == (2, True)
+        assert caseload["projection"]["behind"] is False
+        api.samordnare.post(f"/api/v1/participants/{pid}/consents", consent_body(("FK", "SF", ["insurance"])))
+        decision = api.handlaggare("FK").post(f"/api/v1/participants/{pid}/decisions", decision_body()).json()["id"]
+        timeline = sf.get(f"/api/v1/participants/{pid}/timeline").json()
+        assert timeline["entries"][-1]["ref_id"] == decision
+    finally:
+        runner.stop()
+    # With no runner at all, the read waits its bounded time and says it is behind.
+    reads.read_wait_s = 0.2
+    sf.post(
+        f"/api/v1/participants/{pid}/meetings",
+        {"date": today().isoformat(), "agencies_present": ["FK"], "attended": True},
+    )
+    behind = sf.get("/api/v1/caseload").json()["projection"]
+    assert behind["behind"] is True and behind["position"] < behind["head"]
