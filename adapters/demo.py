@@ -158,6 +158,12 @@ def create_demo_cases(
             start_date=today - timedelta(days=rng.randint(0, 120)),
             provider_agency=rng.choice(parties).value,
         )
+        service.book_meeting(
+            case_id,
+            by="samordnare-demo",
+            day=today + timedelta(days=rng.randint(1, 21)),
+            agencies_invited=[p.value for p in parties],
+        )
         if rng.random() < 0.3:  # noqa: PLR2004
             service.close_case(
                 case_id,
@@ -165,6 +171,7 @@ def create_demo_cases(
                 outcome=rng.choice(OUTCOMES),
                 closed_date=today,
                 follow_up={"support_after": rng.choice(SUPPORT), "occupation_after": rng.choice(OCCUPATION)},
+                end_interventions=(today, "Avslutas med ärendet"),
             )
             summary.closed += 1
         if progress:
@@ -290,6 +297,7 @@ def bulk_cases(
                 "bulk",
                 datetime.now(UTC),
                 {"support_after": rng.choice(["lon", "studiemedel", "ekonomiskt_bistand"])},
+                (today, None),
             )
         pending.append(case)
         if len(pending) >= per_transaction or n == participants - 1:

@@ -500,6 +500,9 @@ class ReadService:
                 {
                     "id": m.id,
                     "date": m.date,
+                    "kind": m.kind,
+                    "status": m.status,
+                    "agencies_invited": [p.value for p in m.agencies_invited],
                     "agencies_present": [p.value for p in m.agencies_present],
                     "attended": m.attended,
                     "notes": read(case, m.notes),
@@ -529,6 +532,11 @@ class ReadService:
             "witness": read(case, consent.witness),
             "document_ref": _document_ref(case, consent.document_ref, read),
             "guardian": read(case, case.consent_guardians.get(consent.id)),
+            "guardians": [
+                name
+                for token in (case.consent_guardians.get(consent.id), case.second_guardians.get(consent.id))
+                if (name := read(case, token)) is not None
+            ],
             "recorded_at": consent.recorded_at,
             "grants": [
                 {

@@ -36,6 +36,8 @@ def consent_problems(
     guardian_named: bool,
     birth_date: date | None,
     max_months: int = DEFAULT_MAX_MONTHS,
+    document_ref: str | None = None,
+    guardians: int | None = None,
 ) -> list[ConsentProblem]:
     """Everything wrong with a consent draft; an empty list means it may be recorded."""
     problems: list[ConsentProblem] = []
@@ -59,6 +61,12 @@ def consent_problems(
         problems.append(ConsentProblem("valid_until", f"a consent may last at most {max_months} months"))
     if form == "oral" and not (witness and witness.strip()):
         problems.append(ConsentProblem("witness", "oral consent is valid only with the staff member who received it"))
+    if form == "written" and not (document_ref and document_ref.strip()):
+        problems.append(
+            ConsentProblem("document_ref", "a written consent is stored as a reference to the signed document")
+        )
+    if guardians is not None and guardians > 2:  # noqa: PLR2004 - a child has at most two guardians
+        problems.append(ConsentProblem("guardians", "name one or two guardians"))
     if birth_date is not None and age_on(birth_date, valid_from) < ADULT_AGE and not guardian_named:
         problems.append(
             ConsentProblem("guardian", "the participant is under 18 at valid_from: record the guardian's consent")

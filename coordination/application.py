@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
@@ -29,8 +29,14 @@ from consent import (
     local_date,
     visible,
 )
-from coordination.catalogue import checked_attributes, decision_type_code, follow_up_codes, intervention_kind
-from coordination.domain import Case, DecisionState, PlanStep, Sealed
+from coordination.catalogue import (
+    KARTLAGGNING,
+    checked_attributes,
+    decision_type_code,
+    follow_up_codes,
+    intervention_kind,
+)
+from coordination.domain import MEETING, Case, DecisionState, PlanStep, Sealed
 from coordination.errors import (
     AlreadyEnrolled,
     ConcurrencyConflict,
@@ -46,6 +52,7 @@ from coordination.ports import PersonalDataVault
 T = TypeVar("T")
 GrantSpec = tuple[Party | str, Party | str, Iterable[str]]
 MAX_ATTEMPTS = 8  # bounded retries of a version conflict before answering 409
+KARTLAGGNING_WEEKS = 6  # Drivhuset's six-week kartläggning
 
 
 class DateAsISO(Transcoding):
@@ -86,9 +93,11 @@ class CoordinationService(Application[UUID]):
         vault: PersonalDataVault,
         clock: Callable[[], datetime] = utc_now,
         max_consent_months: int = DEFAULT_MAX_MONTHS,
+        kartlaggning_weeks: int = KARTLAGGNING_WEEKS,
     ) -> None:
         self.vault = vault
         self.clock = clock
+        self.kartlaggning_weeks = kartlaggning_weeks
         # The library fast-forwards a cached case in place and copies it afterwards, outside its own lock; two
         # threads loading the same case at once could copy a half-updated case. Loads of one case take turns.
         self._load_locks = tuple(threading.Lock() for _ in range(64))
@@ -249,7 +258,7 @@ class CoordinationService(Application[UUID]):
             case = Case(
                 id=case_id,
                 identity=identity,
-                birth_year=number.birth_date.year,
+                birth_year=number.birth_year,
                 gender=number.legal_gender,
                 municipality=municipality,
                 baseline=codes,
@@ -284,9 +293,10 @@ class CoordinationService(Application[UUID]):
         return {key: self.read(case, token) for key, token in case.identity.items()}
 
     def birth_date(self, case: Case) -> date | None:
-        """The participant's birth date, read from the sealed personnummer."""
+        """The participant's birth date, read from the sealed personnummer; when only partly known (samordningsnummer
+        with month 00 or day 60) the latest it can be, so the under-18 guardian rule errs towards asking."""
         text = self.read(case, case.identity.get("personnummer"))
-        return None if text is None else self._parse(text).birth_date
+        return None if text is None else self._parse(text).latest_birth_date
 
     # -- referral and consent -----------------------------------------------------------------------------------
 
@@ -319,9 +329,12 @@ class CoordinationService(Application[UUID]):
         witness: str | None = None,
         document_ref: str | None = None,
         guardian: str | None = None,
+        guardians: Iterable[str] = (),
     ) -> ConsentRef:
-        """Records a samtycke after checking it against the consent rules."""
+        """Records a samtycke after checking it against the consent rules. A minor's names one or two guardians
+        (`guardian` and `guardians` together)."""
         expanded = _grants(grants)
+        named = [g for g in (guardian, *guardians) if g is not None]
         case = self.get_case(case_id)
         problems = consent_problems(
             grants=expanded,
@@ -330,16 +343,20 @@ class CoordinationService(Application[UUID]):
             valid_until=valid_until,
             form=form,
             witness=witness,
-            guardian_named=bool(guardian and guardian.strip()),
+            guardian_named=any(g.strip() for g in named),
             birth_date=self.birth_date(case),
             max_months=self.max_consent_months,
+            document_ref=document_ref,
+            guardians=len(named),
         )
         if problems:
             raise InvalidCommand(problems[0].field, problems[0].message)
         consent_id = uuid4()
         sealed_purpose = self._sealed(case_id, purpose, "purpose", max_length=1000)
         sealed_witness = self._seal(case_id, witness, "witness", max_length=200)
-        sealed_guardian = self._seal(case_id, guardian, "guardian", max_length=200)
+        first, second = [*named, None, None][:2]
+        sealed_guardian = self._seal(case_id, first, "guardian", max_length=200)
+        sealed_second = self._seal(case_id, second, "guardians", max_length=200)
         sealed_document = self._seal(case_id, document_ref, "document_ref", max_length=200)
         return self._change(
             case_id,
@@ -355,6 +372,7 @@ class CoordinationService(Application[UUID]):
                 sealed_guardian,
                 by,
                 at,
+                sealed_second,
             ),
         )
 
@@ -451,14 +469,28 @@ class CoordinationService(Application[UUID]):
         )
         return self._change(case_id, lambda case, at: case.revise_plan(sealed_goals, sealed_steps, by, at))
 
-    def start_intervention(self, case_id: UUID, *, by: str, kind: str, start_date: date, provider_agency: str) -> UUID:
-        """Starts an insats; returns its id."""
+    def start_intervention(
+        self,
+        case_id: UUID,
+        *,
+        by: str,
+        kind: str,
+        start_date: date,
+        provider_agency: str,
+        planned_end: date | None = None,
+    ) -> UUID:
+        """Starts an insats; returns its id. A kartläggning is planned to end `kartlaggning_weeks` after its start
+        unless another planned end is given."""
         code = intervention_kind(kind)
         provider = _party(provider_agency, "provider_agency")
+        if planned_end is None and code == KARTLAGGNING:
+            planned_end = start_date + timedelta(weeks=self.kartlaggning_weeks)
         intervention_id = uuid4()
         self._change(
             case_id,
-            lambda case, at: case.start_intervention(intervention_id, code, start_date, provider, by, at),
+            lambda case, at: case.start_intervention(
+                intervention_id, code, start_date, provider, by, at, planned_end=planned_end
+            ),
         )
         return intervention_id
 
@@ -478,13 +510,45 @@ class CoordinationService(Application[UUID]):
         agencies_present: Iterable[str],
         attended: bool,
         notes: str | None = None,
+        kind: str = MEETING,
     ) -> UUID:
-        """Records a joint meeting, or a missed appointment (attended False); returns its id."""
+        """Records a joint meeting (or home visit) held, or missed (attended False), without booking it first;
+        returns its id."""
         present = tuple(_party(p, "agencies_present") for p in agencies_present)
         sealed = self._seal(case_id, notes, "notes")
         meeting_id = uuid4()
-        self._change(case_id, lambda case, at: case.record_meeting(meeting_id, day, present, attended, sealed, by, at))
+        self._change(
+            case_id, lambda case, at: case.record_meeting(meeting_id, day, present, attended, sealed, by, at, kind)
+        )
         return meeting_id
+
+    def book_meeting(
+        self, case_id: UUID, *, by: str, day: date, agencies_invited: Iterable[str], kind: str = MEETING
+    ) -> UUID:
+        """Books a meeting (or a home visit) with the parties invited; returns its id."""
+        invited = tuple(_party(p, "agencies_invited") for p in agencies_invited)
+        if day < local_date(self.clock()):
+            raise InvalidCommand("date", "a booking is for today or later; record a past meeting as held or missed")
+        meeting_id = uuid4()
+        self._change(case_id, lambda case, at: case.book_meeting(meeting_id, day, invited, kind, by, at))
+        return meeting_id
+
+    def record_meeting_outcome(
+        self,
+        case_id: UUID,
+        meeting_id: UUID,
+        *,
+        by: str,
+        attended: bool,
+        agencies_present: Iterable[str] = (),
+        notes: str | None = None,
+    ) -> None:
+        """Records that a booked meeting was held (with the parties present) or missed."""
+        present = tuple(_party(p, "agencies_present") for p in agencies_present)
+        sealed = self._seal(case_id, notes, "notes")
+        self._change(
+            case_id, lambda case, at: case.record_meeting_outcome(meeting_id, present, attended, sealed, by, at)
+        )
 
     def close_case(
         self,
@@ -494,10 +558,15 @@ class CoordinationService(Application[UUID]):
         outcome: str,
         closed_date: date,
         follow_up: Mapping[str, str] | None = None,
+        end_interventions: tuple[date, str | None] | None = None,
     ) -> None:
-        """Closes the case with its outcome and the follow-up codes after (support_after, occupation_after)."""
+        """Closes the case with its outcome and the follow-up codes after (support_after, occupation_after).
+        Refused while insatser run, unless `end_interventions` (end date, reason) ends them in the same act."""
         codes = follow_up_codes(follow_up)
-        self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at, codes))
+        ending = None
+        if end_interventions is not None:
+            ending = (end_interventions[0], self._seal(case_id, end_interventions[1], "reason", max_length=2000))
+        self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at, codes, ending))
 
     def erase_personal_data(self, case_id: UUID, *, by: str) -> None:
         """Erases the participant's personal data: records the erasure, then deletes the key and lookup hash.

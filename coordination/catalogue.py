@@ -202,6 +202,7 @@ def _checked_value(field: str, attribute: Attribute, value: Any) -> Any:
 
 # -- insatser and follow-up codes ------------------------------------------------------------------------------
 
+KARTLAGGNING = "kartlaggning"
 INTERVENTION_KINDS: dict[str, str] = {
     "kartlaggning": "kartläggning (mapping of abilities and needs)",
     "arbetstraning": "arbetsträning (work training)",

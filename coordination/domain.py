@@ -87,7 +87,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Intervention:
-    """An insats: a joint effort with a provider, a start and (once ended) an end."""
+    """An insats: a joint effort with a provider, a start, a planned end (a kartläggning always has one) and,
+    once ended, an end."""
 
     id: UUID
     kind: str
@@ -96,18 +97,32 @@ class Intervention:
     recorded_at: datetime
     end_date: date | None = None
     end_reason: Sealed | None = None
+    planned_end: date | None = None
+
+
+MEETING = "meeting"
+HOME_VISIT = "home_visit"
+MEETING_KINDS = (MEETING, HOME_VISIT)
 
 
 @dataclass(frozen=True)
 class Meeting:
-    """An avstämning or other joint meeting; `attended` False records a missed appointment."""
+    """A joint meeting (avstämning) or a home visit (hembesök): first booked (date, parties invited), then held
+    (who was present) or missed; `attended` is None while it is only booked."""
 
     id: UUID
     date: date
     agencies_present: tuple[Party, ...]
-    attended: bool
+    attended: bool | None
     notes: Sealed | None
     recorded_at: datetime
+    agencies_invited: tuple[Party, ...] = ()
+    kind: str = MEETING
+
+    @property
+    def status(self) -> str:
+        """booked, held or missed."""
+        return "booked" if self.attended is None else "held" if self.attended else "missed"
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,7 @@ class Case(Aggregate):
         self.referral: Referral | None = None
         self.consents: dict[UUID, Consent] = {}
         self.consent_guardians: dict[UUID, Sealed | None] = {}
+        self.second_guardians: dict[UUID, Sealed] = {}
         self.decisions: dict[UUID, DecisionState] = {}
         self.source_refs: dict[str, UUID] = {}
         self.plans: list[Plan] = []
@@ -242,12 +258,14 @@ class Case(Aggregate):
     def receive_referral(
         self, remittent: Party, reason: Sealed, received_date: date, needs: tuple[Party, ...], by: str, at: datetime
     ) -> None:
-        """Records the remiss. When the needed parties are named, they must be at least two."""
+        """Records the remiss; it names the parties whose support is needed: at least two (Finsam)."""
         self._require_open()
         if self.referral is not None:
             raise Conflict("the participant already has a referral recorded")
-        if needs and len(set(needs)) < 2:  # noqa: PLR2004 - the Finsam rule: support from at least two parties
-            raise InvalidCommand("needs", "a referral must name at least two parties whose support is needed")
+        if len({p for p in needs if p != Party.SF}) < 2:  # noqa: PLR2004 - the Finsam rule: two parties' support
+            raise InvalidCommand(
+                "needs", "name at least two of FK, AF, REGION, KOMMUN: the parties whose support the person needs"
+            )
         self._referral_received(
             remittent=remittent.value,
             reason=reason,
@@ -278,8 +296,10 @@ class Case(Aggregate):
         guardian: Sealed | None,
         by: str,
         at: datetime,
+        second_guardian: Sealed | None = None,
     ) -> ConsentRef:
-        """Records a consent the application has already validated (consent_problems)."""
+        """Records a consent the application has already validated (consent_problems); a minor's names one or two
+        guardians."""
         self._require_not_erased()
         if consent_id in self.consents:
             raise Conflict("a consent with this id is already recorded")
@@ -295,6 +315,7 @@ class Case(Aggregate):
             guardian=guardian,
             by=by,
             timestamp=at,
+            second_guardian=second_guardian,
         )
         return ConsentRef(consent_id, 1)
 
@@ -312,6 +333,7 @@ class Case(Aggregate):
         guardian: Sealed | None,
         by: str,
         timestamp: datetime,
+        second_guardian: Sealed | None = None,
     ) -> None:
         self.consents[consent_id] = Consent(
             id=consent_id,
@@ -327,6 +349,8 @@ class Case(Aggregate):
             guardian_named=guardian is not None,
         )
         self.consent_guardians[consent_id] = guardian
+        if second_guardian is not None:
+            self.second_guardians[consent_id] = second_guardian
 
     def withdraw_consent(
         self, consent_id: UUID, grants: tuple[Grant, ...] | None, reason: Sealed | None, by: str, at: datetime
@@ -536,10 +560,19 @@ class Case(Aggregate):
         )
 
     def start_intervention(
-        self, intervention_id: UUID, kind: str, start_date: date, provider_agency: Party, by: str, at: datetime
+        self,
+        intervention_id: UUID,
+        kind: str,
+        start_date: date,
+        provider_agency: Party,
+        by: str,
+        at: datetime,
+        planned_end: date | None = None,
     ) -> None:
-        """Starts an insats."""
+        """Starts an insats (a kartläggning is one: the mapping phase, with its planned end)."""
         self._require_open()
+        if planned_end is not None and planned_end < start_date:
+            raise InvalidCommand("planned_end", "the planned end is before the start date")
         self._intervention_started(
             intervention_id=intervention_id,
             kind=kind,
@@ -547,14 +580,22 @@ class Case(Aggregate):
             provider_agency=provider_agency.value,
             by=by,
             timestamp=at,
+            planned_end=planned_end,
         )
 
     @event("InterventionStarted")
     def _intervention_started(
-        self, intervention_id: UUID, kind: str, start_date: date, provider_agency: str, by: str, timestamp: datetime
+        self,
+        intervention_id: UUID,
+        kind: str,
+        start_date: date,
+        provider_agency: str,
+        by: str,
+        timestamp: datetime,
+        planned_end: date | None = None,
     ) -> None:
         self.interventions[intervention_id] = Intervention(
-            intervention_id, kind, start_date, Party(provider_agency), timestamp
+            intervention_id, kind, start_date, Party(provider_agency), timestamp, planned_end=planned_end
         )
 
     def end_intervention(
@@ -568,9 +609,17 @@ class Case(Aggregate):
             raise NotFound("no such intervention for this participant") from None
         if intervention.end_date is not None:
             raise Conflict("the intervention has already ended")
+        self._end(intervention, end_date, reason, by, at)
+
+    def _end(self, intervention: Intervention, end_date: date, reason: Sealed | None, by: str, at: datetime) -> None:
         if end_date < intervention.start_date:
             raise InvalidCommand("end_date", "the end date is before the intervention's start date")
-        self._intervention_ended(intervention_id=intervention_id, end_date=end_date, reason=reason, by=by, timestamp=at)
+        self._intervention_ended(intervention_id=intervention.id, end_date=end_date, reason=reason, by=by, timestamp=at)
+
+    @property
+    def ongoing_interventions(self) -> list[Intervention]:
+        """The insatser started and not yet ended."""
+        return [i for i in self.interventions.values() if i.end_date is None]
 
     @event("InterventionEnded")
     def _intervention_ended(
@@ -579,6 +628,33 @@ class Case(Aggregate):
         self.interventions[intervention_id] = replace(
             self.interventions[intervention_id], end_date=end_date, end_reason=reason
         )
+
+    def book_meeting(
+        self, meeting_id: UUID, day: date, invited: tuple[Party, ...], kind: str, by: str, at: datetime
+    ) -> None:
+        """Books a meeting (or a home visit) on a day, with the parties invited; held or missed is recorded later."""
+        self._require_open()
+        if kind not in MEETING_KINDS:
+            raise InvalidCommand("kind", f"use one of {', '.join(MEETING_KINDS)}")
+        if kind == MEETING and not invited:
+            raise InvalidCommand("agencies_invited", "invite at least one party to a meeting")
+        self._meeting_booked(
+            meeting_id=meeting_id, date=day, agencies_invited=[p.value for p in invited], kind=kind, by=by, timestamp=at
+        )
+
+    @event("MeetingBooked")
+    def _meeting_booked(
+        self, meeting_id: UUID, date: date, agencies_invited: list[str], kind: str, by: str, timestamp: datetime
+    ) -> None:
+        invited = tuple(Party(p) for p in agencies_invited)
+        self.meetings.append(Meeting(meeting_id, date, (), None, None, timestamp, invited, kind))
+
+    def meeting(self, meeting_id: UUID) -> Meeting:
+        """The meeting with this id."""
+        for meeting in self.meetings:
+            if meeting.id == meeting_id:
+                return meeting
+        raise NotFound("no such meeting for this participant")
 
     def record_meeting(
         self,
@@ -589,9 +665,12 @@ class Case(Aggregate):
         notes: Sealed | None,
         by: str,
         at: datetime,
+        kind: str = MEETING,
     ) -> None:
-        """Records a joint meeting, or a missed appointment when the participant did not attend."""
+        """Records a joint meeting held, or a missed appointment (attended False), that was not booked first."""
         self._require_open()
+        if kind not in MEETING_KINDS:
+            raise InvalidCommand("kind", f"use one of {', '.join(MEETING_KINDS)}")
         self._meeting_recorded(
             meeting_id=meeting_id,
             date=day,
@@ -600,6 +679,32 @@ class Case(Aggregate):
             notes=notes,
             by=by,
             timestamp=at,
+            kind=kind,
+        )
+
+    def record_meeting_outcome(
+        self,
+        meeting_id: UUID,
+        agencies_present: tuple[Party, ...],
+        attended: bool,
+        notes: Sealed | None,
+        by: str,
+        at: datetime,
+    ) -> None:
+        """Records that a booked meeting was held (with the parties present) or missed."""
+        self._require_open()
+        booked = self.meeting(meeting_id)
+        if booked.attended is not None:
+            raise Conflict(f"the meeting is already recorded as {booked.status}")
+        self._meeting_recorded(
+            meeting_id=meeting_id,
+            date=booked.date,
+            agencies_present=[p.value for p in agencies_present],
+            attended=attended,
+            notes=notes,
+            by=by,
+            timestamp=at,
+            kind=booked.kind,
         )
 
     @event("MeetingRecorded")
@@ -612,20 +717,42 @@ class Case(Aggregate):
         notes: Sealed | None,
         by: str,
         timestamp: datetime,
+        kind: str = MEETING,
     ) -> None:
-        self.meetings.append(
-            Meeting(meeting_id, date, tuple(Party(p) for p in agencies_present), attended, notes, timestamp)
-        )
+        present = tuple(Party(p) for p in agencies_present)
+        for index, meeting in enumerate(self.meetings):
+            if meeting.id == meeting_id:  # the outcome of a booked meeting: it keeps its booking
+                self.meetings[index] = replace(meeting, agencies_present=present, attended=attended, notes=notes)
+                return
+        self.meetings.append(Meeting(meeting_id, date, present, attended, notes, timestamp, kind=kind))
 
     def close(
-        self, outcome: str, closed_date: date, by: str, at: datetime, follow_up: dict[str, str] | None = None
+        self,
+        outcome: str,
+        closed_date: date,
+        by: str,
+        at: datetime,
+        follow_up: dict[str, str] | None = None,
+        end_interventions: tuple[date, Sealed | None] | None = None,
     ) -> None:
-        """Closes the case (avslut) with its outcome, and the follow-up codes after (support, occupation)."""
+        """Closes the case (avslut) with its outcome and the follow-up codes after (support, occupation). Insatser
+        still running are refused, unless `end_interventions` (end date, reason) ends them in the same act."""
         self._require_open()
         if outcome not in OUTCOMES:
             raise InvalidCommand("outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
         if self.referral is not None and closed_date < self.referral.received_date:
             raise InvalidCommand("closed_date", "the case cannot close before its referral was received")
+        ongoing = self.ongoing_interventions
+        if ongoing and end_interventions is None:
+            raise Conflict(
+                f"{len(ongoing)} insats(er) still running: end them first, or close with end_interventions "
+                "(end_date, reason) to end them in the same act"
+            )
+        if end_interventions is not None and any(end_interventions[0] < i.start_date for i in ongoing):
+            raise InvalidCommand("end_interventions.end_date", "the end date is before an insats's start date")
+        for intervention in ongoing:
+            assert end_interventions is not None
+            self._end(intervention, end_interventions[0], end_interventions[1], by, at)
         self._closed(outcome=outcome, closed_date=closed_date, by=by, timestamp=at, follow_up=dict(follow_up or {}))
 
     @event("CaseClosed")

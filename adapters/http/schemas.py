@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from consent import is_known_category
 from coordination import OUTCOMES
@@ -94,8 +94,9 @@ class ConsentCreate(Body):
     valid_until: date
     form: Literal["written", "oral"]
     witness: ShortText | None = None
-    document_ref: ShortText | None = None
+    document_ref: ShortText | None = None  # required for a written consent (422 otherwise)
     guardian: ShortText | None = None
+    guardians: Annotated[list[ShortText], Field(min_length=1, max_length=2)] | None = None
 
 
 class ConsentCreated(Public):
@@ -127,6 +128,7 @@ class ConsentPublic(Public):
     witness: str | None
     document_ref: str | None
     guardian: str | None
+    guardians: list[str] = []
     recorded_at: datetime
     grants: list[GrantPublic]
 
@@ -159,7 +161,8 @@ class ReferralCreate(Body):
     remittent: PartyCode
     reason: Text
     received_date: date
-    needs: Annotated[list[PartyCode], Field(max_length=5)] | None = None
+    # The parties whose support the person needs: at least two (Finsam).
+    needs: Annotated[list[AgencyCode], Field(min_length=2, max_length=4)]
 
 
 class PlanStepIn(Body):
@@ -181,6 +184,7 @@ class InterventionCreate(Body):
     kind: Code
     start_date: date
     provider_agency: PartyCode
+    planned_end: date | None = None  # a kartläggning's default: start + 6 weeks
 
 
 class InterventionEnd(Body):
@@ -188,11 +192,39 @@ class InterventionEnd(Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
 
 
+MeetingKind = Literal["meeting", "home_visit"]
+
+
 class MeetingCreate(Body):
+    """A meeting held or missed (`attended` given), or booked for later (`attended` left out, `agencies_invited`)."""
+
     date: date
-    agencies_present: Annotated[list[PartyCode], Field(max_length=5)]
-    attended: StrictBool
+    kind: MeetingKind = "meeting"
+    agencies_invited: Annotated[list[PartyCode], Field(max_length=5)] | None = None
+    agencies_present: Annotated[list[PartyCode], Field(max_length=5)] | None = None
+    attended: StrictBool | None = None
     notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _booked_or_recorded(self) -> MeetingCreate:
+        if self.attended is None and (self.agencies_present is not None or self.notes is not None):
+            raise ValueError("a booking has no agencies_present or notes: give attended to record a meeting held")
+        if self.attended is not None and self.agencies_present is None:
+            raise ValueError("name agencies_present (empty for a missed meeting), or leave attended out to book")
+        return self
+
+
+class MeetingOutcome(Body):
+    """What became of a booked meeting: held (with the parties present) or missed."""
+
+    attended: StrictBool
+    agencies_present: Annotated[list[PartyCode], Field(max_length=5)] = []
+    notes: Text | None = None
+
+
+class InterventionsEnding(Body):
+    end_date: date
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
 
 
 class ClosureCreate(Body):
@@ -200,6 +232,8 @@ class ClosureCreate(Body):
     closed_date: date
     support_after: Code | None = None  # main source of support after (follow-up code)
     occupation_after: Code | None = None  # occupation after (follow-up code)
+    # Insatser still running are ended in the same act with this end date and reason (else closure is 409).
+    end_interventions: InterventionsEnding | None = None
 
 
 class Done(Public):

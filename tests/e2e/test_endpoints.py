@@ -100,7 +100,12 @@ def test_referral_plan_interventions_meetings_and_closure(api: Api) -> None:
     base = f"/api/v1/participants/{pid}"
     referral = sf.post(
         f"{base}/referral",
-        {"remittent": "AF", "reason": "Behöver stöd från flera parter", "received_date": today().isoformat()},
+        {
+            "remittent": "AF",
+            "reason": "Behöver stöd från flera parter",
+            "received_date": today().isoformat(),
+            "needs": ["AF", "REGION"],
+        },
     )
     assert referral.status_code == 201
     plan = {"goals": ["Arbete 50 %"], "steps": [{"agency": "AF", "description": "Praktik", "due": today().isoformat()}]}
@@ -111,13 +116,20 @@ def test_referral_plan_interventions_meetings_and_closure(api: Api) -> None:
     )
     assert started.status_code == 201
     intervention_id = started.json()["id"]
+    second = sf.post(
+        f"{base}/interventions", {"kind": "praktik", "start_date": today().isoformat(), "provider_agency": "AF"}
+    ).json()["id"]
     ended = sf.post(f"{base}/interventions/{intervention_id}/end", {"end_date": today().isoformat(), "reason": "Klar"})
     assert ended.status_code == 200
     missed = sf.post(
         f"{base}/meetings", {"date": today().isoformat(), "agencies_present": ["AF", "FK"], "attended": False}
     )
     assert missed.status_code == 201
-    closed = sf.post(f"{base}/closure", {"outcome": "studies", "closed_date": today().isoformat()})
+    closure = {"outcome": "studies", "closed_date": today().isoformat()}
+    running = sf.post(f"{base}/closure", closure)
+    assert running.status_code == 409 and "insats" in running.json()["detail"]  # the praktik is still running
+    ending = {"end_date": today().isoformat(), "reason": "Avslut"}
+    closed = sf.post(f"{base}/closure", {**closure, "end_interventions": ending})
     assert closed.status_code == 200
 
     view = sf.get(f"{base}/view").json()
@@ -125,7 +137,8 @@ def test_referral_plan_interventions_meetings_and_closure(api: Api) -> None:
     coordination = view["coordination"]
     assert coordination["referral"]["remittent"] == "AF"
     assert coordination["plan"]["version"] == 2
-    assert coordination["interventions"][0]["end_date"] == today().isoformat()
+    assert [i["end_date"] for i in coordination["interventions"]] == [today().isoformat()] * 2
+    assert api.context.service.get_case(UUID(pid)).interventions[UUID(second)].end_date == today()
     assert coordination["meetings"][0]["attended"] is False
     assert coordination["closure"] == {"outcome": "studies", "closed_date": today().isoformat()}
     late = api.handlaggare("FK").post(f"{base}/decisions", decision_body())

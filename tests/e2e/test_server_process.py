@@ -115,7 +115,12 @@ def test_a_full_scenario_over_a_socket_logs_no_personal_data(
         assert http.post(f"/api/v1/participants/{pid}/decisions", json=decision_body(), headers=fk).status_code == 201
         http.post(
             f"/api/v1/participants/{pid}/referral",
-            json={"remittent": "AF", "reason": "Behöver stöd från flera parter", "received_date": today().isoformat()},
+            json={
+                "remittent": "AF",
+                "reason": "Behöver stöd från flera parter",
+                "received_date": today().isoformat(),
+                "needs": ["AF", "REGION"],
+            },
             headers=sf,
         )
         http.post(

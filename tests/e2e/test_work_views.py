@@ -58,10 +58,8 @@ def test_the_caseload_lists_open_cases_with_their_next_dates_and_flags(api: Api)
             f"{base}/meetings",
             {"date": (today() - timedelta(days=days_ago)).isoformat(), "agencies_present": ["AF"], "attended": False},
         )
-    sf.post(
-        f"{base}/meetings",
-        {"date": (today() + timedelta(days=7)).isoformat(), "agencies_present": ["AF", "FK"], "attended": True},
-    )
+    booked = {"date": (today() + timedelta(days=7)).isoformat(), "agencies_invited": ["AF", "FK"]}
+    assert sf.post(f"{base}/meetings", booked).status_code == 201
     sf.post(f"/api/v1/participants/{closed}/closure", {"outcome": "work", "closed_date": today().isoformat()})
     api.context.projections.catch_up()
 
@@ -75,6 +73,7 @@ def test_the_caseload_lists_open_cases_with_their_next_dates_and_flags(api: Api)
     assert case["kartlaggning_end"] == (today() + timedelta(weeks=6)).isoformat()
     assert case["missed_in_a_row"] == 2 and case["home_visit_due"] is True
     assert case["next_meeting"] == (today() + timedelta(days=7)).isoformat()
+    assert case["kartlaggning_overdue"] is False and case["first_meeting"] is None
     assert [c["valid_until"] for c in case["consents_expiring"]] == [(today() + timedelta(days=20)).isoformat()]
     assert api.handlaggare("FK").get("/api/v1/caseload").status_code == 403
     from adapters.disclosure_log import LogFilter

@@ -28,6 +28,7 @@ def problems(**changes: Any) -> list[ConsentProblem]:
         "witness": None,
         "guardian_named": False,
         "birth_date": date(1985, 6, 15),
+        "document_ref": "Samtycke 2024-03-01, akt 17",
     }
     return consent_problems(**{**draft, **changes})
 
@@ -56,6 +57,18 @@ def test_oral_consent_with_a_witness_is_accepted() -> None:
 
 def test_written_consent_needs_no_witness() -> None:
     assert problems(form="written", witness=None) == []
+
+
+@pytest.mark.parametrize("document_ref", [None, "", "   "])
+def test_written_consent_needs_a_document_reference(document_ref: str | None) -> None:
+    assert fields(problems(form="written", document_ref=document_ref)) == ["document_ref"]
+    assert problems(form="oral", witness="Karin Samordnare", document_ref=document_ref) == []
+
+
+def test_a_minors_consent_names_at_most_two_guardians() -> None:
+    minor = {"birth_date": date(2010, 1, 1), "guardian_named": True}
+    assert problems(**minor, guardians=2) == []
+    assert fields(problems(**minor, guardians=3)) == ["guardians"]
 
 
 # --- period --------------------------------------------------------------------------------------------------

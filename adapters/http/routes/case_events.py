@@ -17,6 +17,7 @@ from adapters.http.schemas import (
     InterventionCreate,
     InterventionEnd,
     MeetingCreate,
+    MeetingOutcome,
     PlanCreate,
     PlanCreated,
     ReferralCreate,
@@ -118,6 +119,7 @@ def start_intervention(participant_id: UUID, body: InterventionCreate, user: Sam
         kind=body.kind,
         start_date=body.start_date,
         provider_agency=body.provider_agency,
+        planned_end=body.planned_end,
     )
     return Created(id=intervention_id)
 
@@ -135,16 +137,38 @@ def end_intervention(
 
 @router.post("/meetings", status_code=status.HTTP_201_CREATED, response_model=Created)
 def record_meeting(participant_id: UUID, body: MeetingCreate, user: Samordnare, ctx: Ctx) -> Created:
-    """Records a meeting (avstämning), or a missed appointment with attended false."""
-    meeting_id = ctx.service.record_meeting(
+    """Books a meeting or home visit (no `attended`: the parties invited), or records one held or missed."""
+    if body.attended is None:
+        meeting_id = ctx.service.book_meeting(
+            participant_id, by=user.sub, day=body.date, agencies_invited=body.agencies_invited or (), kind=body.kind
+        )
+    else:
+        meeting_id = ctx.service.record_meeting(
+            participant_id,
+            by=user.sub,
+            day=body.date,
+            agencies_present=body.agencies_present or (),
+            attended=body.attended,
+            notes=body.notes,
+            kind=body.kind,
+        )
+    return Created(id=meeting_id)
+
+
+@router.post("/meetings/{meeting_id}/outcome", response_model=Done)
+def record_meeting_outcome(
+    participant_id: UUID, meeting_id: UUID, body: MeetingOutcome, user: Samordnare, ctx: Ctx
+) -> Done:
+    """Records what became of a booked meeting: held (with the parties present) or missed."""
+    ctx.service.record_meeting_outcome(
         participant_id,
+        meeting_id,
         by=user.sub,
-        day=body.date,
-        agencies_present=body.agencies_present,
         attended=body.attended,
+        agencies_present=body.agencies_present,
         notes=body.notes,
     )
-    return Created(id=meeting_id)
+    return Done(id=meeting_id)
 
 
 @router.post("/closure", response_model=Done)
@@ -153,7 +177,13 @@ def close_case(participant_id: UUID, body: ClosureCreate, user: Samordnare, ctx:
     follow_up = {
         k: v for k, v in (("support_after", body.support_after), ("occupation_after", body.occupation_after)) if v
     }
+    ending = body.end_interventions
     ctx.service.close_case(
-        participant_id, by=user.sub, outcome=body.outcome, closed_date=body.closed_date, follow_up=follow_up
+        participant_id,
+        by=user.sub,
+        outcome=body.outcome,
+        closed_date=body.closed_date,
+        follow_up=follow_up,
+        end_interventions=None if ending is None else (ending.end_date, ending.reason),
     )
     return Done(id=participant_id)

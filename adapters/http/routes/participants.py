@@ -63,6 +63,7 @@ def record_consent(participant_id: UUID, body: ConsentCreate, user: Samordnare, 
         witness=body.witness,
         document_ref=body.document_ref,
         guardian=body.guardian,
+        guardians=body.guardians or (),
     )
     return ConsentCreated(id=ref.consent_id, version=ref.version)
 
