@@ -37,6 +37,14 @@ class MemoryKeyStore:
     def find(self, lookup_hash: str) -> UUID | None:
         return next((pid for pid, row in self._rows.items() if row[0] == lookup_hash), None)
 
+    def set_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        with self._lock:
+            existing = next((pid for pid, row in self._rows.items() if row[0] == lookup_hash), None)
+            if existing is not None and existing != participant_id:
+                raise LookupTaken(existing)
+            _, wrapped, key_id = self._rows[participant_id]
+            self._rows[participant_id] = (lookup_hash, wrapped, key_id)
+
     def delete(self, participant_id: UUID) -> None:
         with self._lock:
             self._rows.pop(participant_id, None)
@@ -84,6 +92,19 @@ class SQLiteKeyStore:
             cursor.execute("SELECT participant_id FROM participant_keys WHERE lookup_hash = ?", (lookup_hash,))
             row = cursor.fetchone()
         return None if row is None else UUID(row[0])
+
+    def set_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    "UPDATE participant_keys SET lookup_hash = ? WHERE participant_id = ?",
+                    (lookup_hash, str(participant_id)),
+                )
+        except (IntegrityError, sqlite3.IntegrityError):
+            existing = self.find(lookup_hash)
+            if existing is None:
+                raise
+            raise LookupTaken(existing) from None
 
     def delete(self, participant_id: UUID) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -142,6 +163,19 @@ class PostgresKeyStore:
             )
             row = cursor.fetchone()
         return None if row is None else UUID(str(row["participant_id"]))
+
+    def set_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    sql.SQL("UPDATE {} SET lookup_hash = %s WHERE participant_id = %s").format(self.table),
+                    (lookup_hash, participant_id),
+                )
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            existing = self.find(lookup_hash)
+            if existing is None:
+                raise
+            raise LookupTaken(existing) from None
 
     def delete(self, participant_id: UUID) -> None:
         with self.datastore.transaction(commit=True) as cursor:

@@ -415,6 +415,7 @@ class ReadService:
             "personnummer": identity.get("personnummer"),
             "given_name": identity.get("given_name"),
             "family_name": identity.get("family_name"),
+            "birth_date": identity.get("birth_date"),
             "status": status,
         }
 

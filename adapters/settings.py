@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     lookup_key: str | None = None
     key_file: Path = Path("samverkan-keys.json")
     max_consent_months: int = Field(default=12, ge=1, le=36)
+    # The planned length of a kartläggning (Drivhuset's six weeks), when no planned end is given.
+    kartlaggning_weeks: int = Field(default=6, ge=1, le=52)
     # Storage timeouts, so an outage answers 503 instead of hanging requests.
     db_connect_timeout_s: int = Field(default=5, ge=1)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)

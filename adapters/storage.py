@@ -291,7 +291,10 @@ def open_storage(settings: Settings) -> Storage:
     vault = Vault(master_key, lookup_key, master_key_id=settings.master_key_id)
     with schema_lock(target, settings):
         service = CoordinationService(
-            library_env(target, settings), vault=vault, max_consent_months=settings.max_consent_months
+            library_env(target, settings),
+            vault=vault,
+            max_consent_months=settings.max_consent_months,
+            kartlaggning_weeks=settings.kartlaggning_weeks,
         )
         datastore = service.factory.datastore  # type: ignore[attr-defined]
         if isinstance(datastore, SQLiteDatastore):

@@ -25,6 +25,7 @@ from coordination.errors import AlreadyEnrolled
 
 TOKEN_PREFIX = "v1."  # noqa: S105 - a format marker, not a secret
 FINGERPRINT_PREFIX = "f1."
+NO_NUMBER_PREFIX = "no-number:"
 NONCE_BYTES = 12
 
 
@@ -41,6 +42,10 @@ class KeyStore(Protocol):
 
     def find(self, lookup_hash: str) -> UUID | None:
         """The participant stored under this lookup hash."""
+        ...
+
+    def set_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        """Replaces the participant's lookup hash; raises LookupTaken(existing_id) when another holds it."""
         ...
 
     def delete(self, participant_id: UUID) -> None:
@@ -89,7 +94,9 @@ class Vault:
     def lookup_hash(self, personnummer_digits: str) -> str:
         return hmac.new(self._lookup_key, personnummer_digits.encode(), hashlib.sha256).hexdigest()
 
-    def provision(self, participant_id: UUID, lookup_hash: str) -> None:
+    def provision(self, participant_id: UUID, lookup_hash: str | None) -> None:
+        # A participant without a number yet (reserve identity) holds a placeholder no HMAC can equal.
+        lookup_hash = lookup_hash or f"{NO_NUMBER_PREFIX}{participant_id}"
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(NONCE_BYTES)
         wrapped = nonce + self._master.encrypt(nonce, data_key, participant_id.bytes)
@@ -101,6 +108,15 @@ class Vault:
 
     def find(self, lookup_hash: str) -> UUID | None:
         return self.store.find(lookup_hash)
+
+    def add_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        try:
+            self.store.set_lookup(participant_id, lookup_hash)
+        except LookupTaken as taken:
+            raise AlreadyEnrolled(taken.existing_id) from None
+
+    def remove_lookup(self, participant_id: UUID) -> None:
+        self.store.set_lookup(participant_id, f"{NO_NUMBER_PREFIX}{participant_id}")
 
     def seal(self, participant_id: UUID, text: str) -> str:
         key = self._data_key(participant_id)

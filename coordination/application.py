@@ -227,18 +227,26 @@ class CoordinationService(Application[UUID]):
         self,
         *,
         by: str,
-        personnummer: str,
         given_name: str,
         family_name: str,
+        personnummer: str | None = None,
+        birth_date: date | None = None,
+        legal_gender: str | None = None,
         municipality: str | None = None,
         contact: Mapping[str, str] | None = None,
         baseline: Mapping[str, str] | None = None,
     ) -> UUID:
-        """Enrols a participant; the personnummer is stored only encrypted and as a keyed hash."""
-        number = self._parse(personnummer)
+        """Enrols a participant; the personnummer is stored only encrypted and as a keyed hash. Someone without a
+        Swedish number yet is enrolled on a reserve identity: name, birth date and legal gender."""
+        if personnummer is not None:
+            number = self._parse(personnummer)
+            lookup: str | None = self.vault.lookup_hash(number.digits)
+            birth_year, gender, shown = number.birth_year, str(number.legal_gender), number.formatted()
+        else:
+            birth_year, gender = _reserve_identity(birth_date, legal_gender, local_date(self.clock()))
+            lookup, shown = None, None
         codes = follow_up_codes(baseline)
         case_id = uuid4()
-        lookup = self.vault.lookup_hash(number.digits)
         try:
             self.vault.provision(case_id, lookup)
         except AlreadyEnrolled as taken:
@@ -249,17 +257,21 @@ class CoordinationService(Application[UUID]):
             self.vault.provision(case_id, lookup)
         try:
             identity = {
-                "personnummer": self.vault.seal(case_id, number.formatted()),
                 "given_name": self._sealed(case_id, given_name, "given_name", max_length=200),
                 "family_name": self._sealed(case_id, family_name, "family_name", max_length=200),
             }
+            if shown is not None:
+                identity["personnummer"] = self.vault.seal(case_id, shown)
+            else:
+                assert birth_date is not None
+                identity["birth_date"] = self.vault.seal(case_id, birth_date.isoformat())
             for key, value in (contact or {}).items():
                 identity[f"contact.{key}"] = self._sealed(case_id, value, f"contact.{key}", max_length=500)
             case = Case(
                 id=case_id,
                 identity=identity,
-                birth_year=number.birth_year,
-                gender=number.legal_gender,
+                birth_year=birth_year,
+                gender=gender,
                 municipality=municipality,
                 baseline=codes,
                 by=by,
@@ -270,6 +282,23 @@ class CoordinationService(Application[UUID]):
             self.vault.erase(case_id)  # nothing half-written: no key or lookup without its case
             raise
         return case_id
+
+    def add_personnummer(self, case_id: UUID, *, by: str, personnummer: str) -> None:
+        """Adds the personnummer or samordningsnummer to a participant enrolled on a reserve identity; refused
+        (409) when the number belongs to another participant or the case has one already."""
+        number = self._parse(personnummer)
+        if self.get_case(case_id).has_number:
+            raise Conflict("the participant already has a personnummer or samordningsnummer")
+        sealed = self._sealed(case_id, number.formatted(), "personnummer", max_length=20)
+        self.vault.add_lookup(case_id, self.vault.lookup_hash(number.digits))
+        try:
+            self._change(
+                case_id,
+                lambda case, at: case.add_personnummer(sealed, number.birth_year, number.legal_gender, by, at),
+            )
+        except BaseException:
+            self.vault.remove_lookup(case_id)  # the number stays free when the case did not take it
+            raise
 
     def _exists(self, case_id: UUID) -> bool:
         try:
@@ -296,7 +325,10 @@ class CoordinationService(Application[UUID]):
         """The participant's birth date, read from the sealed personnummer; when only partly known (samordningsnummer
         with month 00 or day 60) the latest it can be, so the under-18 guardian rule errs towards asking."""
         text = self.read(case, case.identity.get("personnummer"))
-        return None if text is None else self._parse(text).latest_birth_date
+        if text is not None:
+            return self._parse(text).latest_birth_date
+        reserve = self.read(case, case.identity.get("birth_date"))  # enrolled without a number
+        return None if reserve is None else date.fromisoformat(reserve)
 
     # -- referral and consent -----------------------------------------------------------------------------------
 
@@ -593,6 +625,19 @@ def _grants(items: Iterable[GrantSpec]) -> tuple[Any, ...]:
         if not categories:
             raise InvalidCommand("grants.categories", "name at least one category per grant")
     return expand_grants(specs)
+
+
+def _reserve_identity(birth_date: date | None, legal_gender: str | None, today: date) -> tuple[int, str]:
+    """(birth year, legal gender) of a reserve identity, checked."""
+    if birth_date is None:
+        raise InvalidCommand(
+            "personnummer", "give the personnummer, or (without one) birth_date and legal_gender: a reserve identity"
+        )
+    if birth_date > today or birth_date.year < today.year - 120:
+        raise InvalidCommand("birth_date", "must be a real birth date, not in the future")
+    if legal_gender not in ("female", "male"):
+        raise InvalidCommand("legal_gender", "use female or male (as in the person's papers)")
+    return birth_date.year, legal_gender
 
 
 def _require_text(value: str, field: str, max_length: int) -> None:

@@ -253,6 +253,29 @@ class Case(Aggregate):
                 return self.decisions[decision_id]
         return None
 
+    # -- identity -------------------------------------------------------------------------------------------
+
+    @property
+    def has_number(self) -> bool:
+        """False while the participant is enrolled on a reserve identity (no personnummer or samordningsnummer)."""
+        return "personnummer" in self.identity
+
+    def add_personnummer(self, personnummer: Sealed, birth_year: int, gender: str, by: str, at: datetime) -> None:
+        """Adds the Swedish number to a participant enrolled without one; the number's birth year and legal
+        gender replace the reserve identity's."""
+        self._require_not_erased()
+        if self.has_number:
+            raise Conflict("the participant already has a personnummer or samordningsnummer")
+        self._personnummer_added(personnummer=personnummer, birth_year=birth_year, gender=gender, by=by, timestamp=at)
+
+    @event("PersonnummerAdded")
+    def _personnummer_added(
+        self, personnummer: Sealed, birth_year: int, gender: str, by: str, timestamp: datetime
+    ) -> None:
+        self.identity = {**self.identity, "personnummer": personnummer}
+        self.birth_year = birth_year
+        self.gender = gender
+
     # -- referral -------------------------------------------------------------------------------------------
 
     def receive_referral(

@@ -16,8 +16,17 @@ class PersonalDataVault(Protocol):
         """A keyed hash (HMAC) of the normalised 12-digit number: the only form in which it is stored."""
         ...
 
-    def provision(self, participant_id: UUID, lookup_hash: str) -> None:
-        """Creates the participant's data key and lookup entry; raises AlreadyEnrolled when the hash is taken."""
+    def provision(self, participant_id: UUID, lookup_hash: str | None) -> None:
+        """Creates the participant's data key and lookup entry (None: no number yet); raises AlreadyEnrolled when
+        the hash is taken."""
+        ...
+
+    def add_lookup(self, participant_id: UUID, lookup_hash: str) -> None:
+        """Gives a participant enrolled without a number its lookup hash; AlreadyEnrolled when another has it."""
+        ...
+
+    def remove_lookup(self, participant_id: UUID) -> None:
+        """Takes the lookup hash back (a number added to a case whose event could not be stored)."""
         ...
 
     def find(self, lookup_hash: str) -> UUID | None:

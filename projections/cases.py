@@ -51,6 +51,8 @@ def fold(facts: Facts, event: StoredEvent) -> Facts:
             baseline=dict(data.get("baseline") or {}),
             names={k: v for k, v in (data.get("identity") or {}).items() if k in ("given_name", "family_name")},
         )
+    elif kind == "PersonnummerAdded":
+        facts.update(birth_year=data["birth_year"], gender=data["gender"])
     elif kind == "ReferralReceived":
         facts["referral_date"] = value(data["received_date"])
     elif kind == "ConsentRecorded":

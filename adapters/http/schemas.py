@@ -62,12 +62,23 @@ class Baseline(Body):
 
 
 class ParticipantCreate(Body):
-    personnummer: Annotated[str, Field(min_length=1, max_length=20)]
+    """A participant: by personnummer (or samordningsnummer), or, without one yet, by a reserve identity (birth
+    date and legal gender); the number can be added later."""
+
+    personnummer: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    birth_date: date | None = None
+    legal_gender: Literal["female", "male"] | None = None
     given_name: ShortText
     family_name: ShortText
     municipality: Annotated[str, Field(pattern=r"^[0-9]{4}$")] | None = None
     contact: Contact | None = None
     baseline: Baseline | None = None
+
+    @model_validator(mode="after")
+    def _number_or_reserve_identity(self) -> ParticipantCreate:
+        if self.personnummer is not None and (self.birth_date is not None or self.legal_gender is not None):
+            raise ValueError("give the personnummer, or (without one) birth_date and legal_gender: not both")
+        return self
 
 
 class ParticipantSearch(Body):
@@ -263,6 +274,7 @@ class DecisionPublic(Public):
 class ParticipantPublic(Public):
     id: UUID
     personnummer: str | None
+    birth_date: date | None = None  # a reserve identity's (enrolled without a number)
     given_name: str | None
     family_name: str | None
     status: Literal["open", "closed", "erased"]

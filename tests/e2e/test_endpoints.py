@@ -177,6 +177,7 @@ def test_erasure_makes_personal_data_unreadable_through_the_api(api: Api) -> Non
         "personnummer": None,
         "given_name": None,
         "family_name": None,
+        "birth_date": None,
         "status": "erased",
     }
     assert view["decisions"] == [] and view["coordination"] is None  # an erasure wins over every grant

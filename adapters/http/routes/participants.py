@@ -34,6 +34,8 @@ def enrol(body: ParticipantCreate, user: Samordnare, ctx: Ctx) -> Created:
     case_id = ctx.service.enrol(
         by=user.sub,
         personnummer=body.personnummer,
+        birth_date=body.birth_date,
+        legal_gender=body.legal_gender,
         given_name=body.given_name,
         family_name=body.family_name,
         municipality=body.municipality,
@@ -41,6 +43,14 @@ def enrol(body: ParticipantCreate, user: Samordnare, ctx: Ctx) -> Created:
         baseline=body.baseline.model_dump(exclude_none=True) if body.baseline else None,
     )
     return Created(id=case_id)
+
+
+@router.post("/{participant_id}/personnummer", response_model=Done)
+def add_personnummer(participant_id: UUID, body: ParticipantSearch, user: Samordnare, ctx: Ctx) -> Done:
+    """Adds the personnummer or samordningsnummer to a participant enrolled without one (409 when another
+    participant has that number, or this one has a number already). The number goes in the body, never a URL."""
+    ctx.service.add_personnummer(participant_id, by=user.sub, personnummer=body.personnummer)
+    return Done(id=participant_id)
 
 
 @router.post("/search", response_model=Created)
