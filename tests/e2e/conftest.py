@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from adapters.http.app import build_context, create_app
 from adapters.http.context import Context
 from adapters.settings import Settings
 from adapters.storage import Storage
+from projections.runner import ProjectionRunner
 
 
 class Api:
@@ -59,6 +61,18 @@ class Caller:
 
     def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.client.post(path, json=json, headers={**self.auth, **kwargs.pop("headers", {})}, **kwargs)
+
+
+def slowed(runner: ProjectionRunner, seconds: float) -> None:
+    """Every projection batch takes `seconds` longer (a busy projection worker)."""
+    for projection in runner.projections:
+        process = projection.process
+
+        def slow(events: Any, load: Any, process: Any = process) -> Any:
+            time.sleep(seconds)
+            return process(events, load)
+
+        projection.process = slow  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@ the current consent (even with the projections stopped); the caseload and the ti
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
-from typing import Any
 
-from projections.runner import ProjectionRunner
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, slowed
 from tests.e2e.scenario import consent_body, decision_body, enrol
 from tests.support import today
 
@@ -102,18 +99,6 @@ def test_health_reports_projection_lag(api: Api) -> None:
     assert body["projections"]["lag_events"]["cases"] >= 1
     api.context.projections.catch_up()
     assert set(api.client.get("/api/v1/health").json()["projections"]["lag_events"].values()) == {0}
-
-
-def slowed(runner: ProjectionRunner, seconds: float) -> None:
-    """Every projection batch takes `seconds` longer (a busy projection worker)."""
-    for projection in runner.projections:
-        process = projection.process
-
-        def slow(events: Any, load: Any, process: Any = process) -> Any:
-            time.sleep(seconds)
-            return process(events, load)
-
-        projection.process = slow  # type: ignore[method-assign]
 
 
 def test_a_list_read_right_after_a_write_shows_that_write_with_the_projections_slowed_down(api: Api) -> None:

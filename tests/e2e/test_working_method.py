@@ -5,7 +5,6 @@ without a Swedish number yet."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,27 +13,15 @@ from uuid import UUID
 import pytest
 
 from projections.definitions import FOLLOW_UP
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, slowed
 from tests.e2e.scenario import enrol
 from tests.support import today
-
-
-def slowed(api: Api, seconds: float) -> None:
-    """Every projection batch takes `seconds` longer (a busy projection worker)."""
-    for projection in api.context.projections.projections:
-        process = projection.process
-
-        def slow(events: Any, load: Any, process: Any = process) -> Any:
-            time.sleep(seconds)
-            return process(events, load)
-
-        projection.process = slow  # type: ignore[method-assign]
 
 
 @pytest.fixture
 def running(api: Api) -> Iterator[Api]:
     """The API with its projection runner following the log, slowly; list reads wait for it."""
-    slowed(api, 0.2)
+    slowed(api.context.projections, 0.2)
     api.context.reads.read_wait_s = 10.0
     api.context.projections.start()
     try:
