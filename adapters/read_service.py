@@ -107,12 +107,14 @@ class ReadService:
         signer: ManifestSigner,
         *,
         read_wait_s: float = 2.0,
+        nudge: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.log = log
         self.projections = projections
         self.signer = signer
         self.read_wait_s = read_wait_s
+        self.nudge = nudge  # wakes an in-process projection runner when a list read finds it behind
 
     # -- the agency view, now and as of an instant ------------------------------------------------------------
 
@@ -340,6 +342,8 @@ class ReadService:
         head = self.projections.head()
         deadline = time.monotonic() + self.read_wait_s
         position = self.projections.position(projection)
+        if position < head and self.nudge is not None:
+            self.nudge()
         while position < head and time.monotonic() < deadline:
             time.sleep(0.01)
             position = self.projections.position(projection)

@@ -77,6 +77,7 @@ class ProjectionRunner:
                 store.create(spec)
         store.retire(RETIRED_TABLES, RETIRED_PROJECTIONS)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by nudge(): a reader waits for the projections, poll now
         self._thread: threading.Thread | None = None
         self._failures: dict[str, dict[str, Any]] = {}  # this runner's failures, by projection name or ALL
         self._retry_at: dict[str, float] = {}  # when a failing projection is tried again (monotonic clock)
@@ -300,7 +301,8 @@ class ProjectionRunner:
                     except psycopg.Error:
                         listener = None
                 else:
-                    stop.wait(wait)
+                    self._wake.wait(wait)
+                    self._wake.clear()
         finally:
             if listener is not None:
                 listener.close()
@@ -321,8 +323,13 @@ class ProjectionRunner:
         self._thread = threading.Thread(target=self.run, name="projections", daemon=True)
         self._thread.start()
 
+    def nudge(self) -> None:
+        """Polls the log at once instead of at the next interval (SQLite has no notification)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 

@@ -41,7 +41,9 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
         verifier,
         signer,
         runner,
-        ReadService(storage.service, log, runner.store, signer, read_wait_s=settings.read_wait_ms / 1000),
+        ReadService(
+            storage.service, log, runner.store, signer, read_wait_s=settings.read_wait_ms / 1000, nudge=runner.nudge
+        ),
     )
 
 
