@@ -27,6 +27,7 @@ PAGE = 1_000
 # Kinds of entry (docs/audit.md lists them with what each records).
 VIEW = "view"
 VIEW_REFUSED = "view-refused"
+OVERVIEW = "overview"
 RECONSTRUCTION = "reconstruction"
 TIMELINE = "timeline"
 CASELOAD = "caseload"

@@ -26,6 +26,7 @@ from adapters.disclosure_log import (
     EXPORT,
     EXTRACT,
     MANIFEST,
+    OVERVIEW,
     RECONSTRUCTION,
     SEARCH,
     STATISTICS,
@@ -59,6 +60,7 @@ CASES_PROJECTION = CasesProjection.name
 # Which roles may make each read (API.md, "Reading" and "Audit").
 READERS: dict[str, tuple[Role, ...]] = {
     VIEW: (Role.SAMORDNARE, Role.HANDLAGGARE),
+    OVERVIEW: (Role.SAMORDNARE,),
     RECONSTRUCTION: (Role.GRANSKARE,),
     TIMELINE: (Role.SAMORDNARE,),
     CASELOAD: (Role.SAMORDNARE,),
@@ -134,25 +136,32 @@ class ReadService:
             )
         )
         reader = caller.agency
-        shown = self._shown(case, past, reader, at, now)
-        decisions = [self._decision_body(case, d, ref_then) for d, ref_then, _ in shown.decisions]
-        disclosed = [_disclosed(d.id, d.agency, d.category, ref_now) for d, _, ref_now in shown.decisions]
-        disclosed += [_disclosed(i.id, i.agency, i.category, ref) for i, ref in shown.coordination]
+        body, disclosed = self._view_body(case, past, reader, at, now, as_of)
         if not disclosed and reader != Party.SF:
             self._refuse(caller, VIEW_REFUSED, participant_id, "nothing-visible", as_of=as_of)
             raise NotPermitted(
                 f"{reader.value} may see nothing of this participant now: no decisions of its own and no active "
                 "consent lets another party share with it"
             )
-        body = {
-            "participant": self._participant(case),
-            "reader": reader.value,
-            "as_of": as_of,
-            "decisions": decisions,
-            "coordination": self._coordination_body(case, past, {i.id for i, _ in shown.coordination}),
-        }
         self._append(caller, VIEW, participant_id, disclosed, as_of=as_of)
         return body
+
+    def overview(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
+        """The samordnare's page of one participant: the förbund's view, the timeline and the consents, as one
+        read with one log entry (the web page Deltagare)."""
+        self._require_role(caller, OVERVIEW, participant_id)
+        progress = self._caught_up(TIMELINE_PROJECTION)
+        case = self._load(caller, OVERVIEW, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        view, disclosed = self._view_body(case, case, Party.SF, now, now, None)
+        entries, shown_in_timeline = self._timeline_entries(case, now)
+        consents = [self._consent_body(case, c, now) for c in self.service.consents(case)]
+        listed = {d.event_id for d in disclosed}
+        disclosed += [d for d in shown_in_timeline if d.event_id not in listed]
+        disclosed += [Disclosed(c["id"], "SF", "coordination", None, None) for c in consents]
+        self._append(caller, OVERVIEW, participant_id, disclosed)
+        timeline = {"participant_id": str(participant_id), "entries": entries, "projection": progress}
+        return {"view": view, "timeline": timeline, "consents": consents}
 
     def reconstruction(self, caller: Caller, participant_id: UUID, party: Party, at: datetime) -> dict[str, Any]:
         """For granskare: what `party` could see of the participant at `at` under the consent then in force —
@@ -183,30 +192,7 @@ class ReadService:
         self._require_role(caller, TIMELINE, participant_id)
         progress = self._caught_up(TIMELINE_PROJECTION)
         case = self._load(caller, TIMELINE, participant_id, None, lambda: self.service.get_case(participant_id))
-        now = self.service.clock()
-        rows = (
-            []
-            if case.is_erased
-            else self.projections.select(
-                TIMELINE_TABLE, "", '"participant_id" = %s ORDER BY "position"', (str(participant_id),)
-            )
-        )
-        consents = list(case.consents.values())
-        entries: list[dict[str, Any]] = []
-        disclosed: list[Disclosed] = []
-        for row in rows:
-            entry = {k: row[k] for k in ("position", "recorded_at", "kind", "agency", "category", "ref_id")}
-            if row["kind"].startswith("Decision"):
-                # The case says whose decision it is (a retraction's event names only the decision).
-                decision = case.decisions.get(UUID(row["ref_id"]))
-                if decision is None:
-                    continue
-                verdict = may_see(consents, Party.SF, decision, now)
-                if not isinstance(verdict, Allowed):
-                    continue
-                entry.update(agency=decision.agency.value, category=decision.category)
-                disclosed.append(_disclosed(decision.id, decision.agency, decision.category, verdict.consent))
-            entries.append(entry)
+        entries, disclosed = self._timeline_entries(case, self.service.clock())
         self._append(caller, TIMELINE, participant_id, disclosed)
         return {"participant_id": str(participant_id), "entries": entries, "projection": progress}
 
@@ -407,6 +393,50 @@ class ReadService:
                 subjects=subjects,
             )
         )
+
+    def _view_body(
+        self, case: Case, past: Case, reader: Party, at: datetime, now: datetime, as_of: datetime | None
+    ) -> tuple[dict[str, Any], list[Disclosed]]:
+        """The reader's view (as of `at`, narrowed to now) and what it discloses."""
+        shown = self._shown(case, past, reader, at, now)
+        decisions = [self._decision_body(case, d, ref_then) for d, ref_then, _ in shown.decisions]
+        disclosed = [_disclosed(d.id, d.agency, d.category, ref_now) for d, _, ref_now in shown.decisions]
+        disclosed += [_disclosed(i.id, i.agency, i.category, ref) for i, ref in shown.coordination]
+        body = {
+            "participant": self._participant(case),
+            "reader": reader.value,
+            "as_of": as_of,
+            "decisions": decisions,
+            "coordination": self._coordination_body(case, past, {i.id for i, _ in shown.coordination}),
+        }
+        return body, disclosed
+
+    def _timeline_entries(self, case: Case, now: datetime) -> tuple[list[dict[str, Any]], list[Disclosed]]:
+        """The case's timeline rows, as codes; an agency's decisions only while SF may see them now."""
+        rows = (
+            []
+            if case.is_erased
+            else self.projections.select(
+                TIMELINE_TABLE, "", '"participant_id" = %s ORDER BY "position"', (str(case.id),)
+            )
+        )
+        consents = list(case.consents.values())
+        entries: list[dict[str, Any]] = []
+        disclosed: list[Disclosed] = []
+        for row in rows:
+            entry = {k: row[k] for k in ("position", "recorded_at", "kind", "agency", "category", "ref_id")}
+            if row["kind"].startswith("Decision"):
+                # The case says whose decision it is (a retraction's event names only the decision).
+                decision = case.decisions.get(UUID(row["ref_id"]))
+                if decision is None:
+                    continue
+                verdict = may_see(consents, Party.SF, decision, now)
+                if not isinstance(verdict, Allowed):
+                    continue
+                entry.update(agency=decision.agency.value, category=decision.category)
+                disclosed.append(_disclosed(decision.id, decision.agency, decision.category, verdict.consent))
+            entries.append(entry)
+        return entries, disclosed
 
     def _open(self, participant_id: UUID, token: str | None) -> str | None:
         return None if token is None else self.service.vault.unseal(participant_id, token)

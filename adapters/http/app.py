@@ -18,6 +18,8 @@ from adapters.read_service import ReadService
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage, open_storage
+from adapters.web import router as web_router
+from adapters.web import static_files
 
 
 def build_context(settings: Settings, storage: Storage | None = None) -> Context:
@@ -78,4 +80,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.add_middleware(RequestContext)
     for module in (participants, case_events, reading, work, audit, health):
         app.include_router(module.router)
+    # The web pages (docs/web.md): their own session cookie and CSRF check live in adapters/web.
+    app.include_router(web_router)
+    app.mount("/static", static_files(), name="static")
     return app

@@ -1,0 +1,116 @@
+"""The Swedish words of the pages (shared/UI.md, "Words"): the code keeps its English codes, the pages show these."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SWEDEN = ZoneInfo("Europe/Stockholm")
+NOTHING = "\u2013"  # an en dash: "no value" in a table cell
+
+PARTIES = {
+    "FK": "Försäkringskassan",
+    "AF": "Arbetsförmedlingen",
+    "REGION": "Regionen — hälso- och sjukvården",
+    "KOMMUN": "Kommunen — socialtjänsten",
+    "SF": "Samordningsförbundet",
+}
+CATEGORIES = {
+    "insurance": "försäkring",
+    "employment": "arbetsmarknad",
+    "health": "hälsa",
+    "social": "socialt",
+    "coordination": "samordning",
+}
+ROLES = {"samordnare": "samordnare", "handlaggare": "handläggare", "granskare": "granskare", "admin": "administratör"}
+PHASES = {
+    "referral": "remiss",
+    "kartlaggning": "kartläggning",
+    "plan": "handlingsplan",
+    "insats": "insats",
+    "closing": "avslutas",
+    "closed": "avslutad",
+}
+CONSENT_STATUS = {"active": "aktivt", "expired": "utgånget", "withdrawn": "återkallat", "pending": "kommande"}
+CONSENT_FORMS = {"written": "skriftligt", "oral": "muntligt"}
+DECISION_STATUS = {"active": "gällande", "corrected": "rättat", "retracted": "återtaget"}
+MEETING_STATUS = {"booked": "bokat", "held": "genomfört", "missed": "uteblivet"}
+MEETING_KINDS = {"meeting": "möte", "home_visit": "hembesök"}
+PARTICIPANT_STATUS = {"open": "pågående", "closed": "avslutad", "erased": "personuppgifter raderade"}
+EVENTS = {
+    "Enrolled": "Inskriven",
+    "PersonnummerAdded": "Personnummer tillagt",
+    "ReferralReceived": "Remiss mottagen",
+    "ConsentRecorded": "Samtycke registrerat",
+    "ConsentWithdrawn": "Samtycke återkallat",
+    "DecisionRecorded": "Beslut registrerat",
+    "DecisionCorrected": "Beslut rättat",
+    "DecisionRetracted": "Beslut återtaget",
+    "PlanRevised": "Handlingsplan",
+    "InterventionStarted": "Insats påbörjad",
+    "InterventionEnded": "Insats avslutad",
+    "MeetingBooked": "Möte bokat",
+    "MeetingRecorded": "Möte registrerat",
+    "CaseClosed": "Avslut",
+    "PersonalDataErased": "Personuppgifter raderade",
+}
+# The follow-up tables (projections/statistics.py) and the codes on their axes.
+TABLES = {
+    "started_by_gender_and_age": "Påbörjade efter kön och ålder",
+    "started_by_municipality_and_gender": "Påbörjade efter kommun och kön",
+    "ended_by_outcome_and_gender": "Avslutade efter utfall och kön",
+    "days_in_programme": "Dagar i insatsen",
+    "support_before_and_after": "Försörjning före och efter",
+    "occupation_before_and_after": "Sysselsättning före och efter",
+    "without_consent_by_year_and_gender": "Utan samtycke, efter år och kön",
+}
+CODES = {
+    "female": "kvinnor",
+    "male": "män",
+    "total": "totalt",
+    "unknown": "okänt",
+    "work": "arbete",
+    "studies": "studier",
+    "other_support": "annat stöd",
+    "moved": "flyttat",
+    "declined": "avböjt",
+    "error": "felregistrering",
+}
+
+
+def word(table: dict[str, str], code: Any) -> str:
+    """The Swedish word for a code, or the code itself when the list has none (never empty)."""
+    if code is None:
+        return NOTHING
+    return table.get(str(code), str(code))
+
+
+def category(code: str | None) -> str:
+    """A category, a sub-category after a colon (`försäkring: sickness`)."""
+    if not code:
+        return NOTHING
+    top, _, sub = code.partition(".")
+    return f"{word(CATEGORIES, top)}: {sub}" if sub else word(CATEGORIES, top)
+
+
+def day(value: date | datetime | str | None) -> str:
+    """A date as Swedes write it: 2026-11-25."""
+    if value is None or value == "":
+        return NOTHING
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = value.astimezone(SWEDEN).date() if value.tzinfo else value.date()
+    return value.isoformat()
+
+
+def moment(value: datetime | str | None) -> str:
+    """An instant in Swedish time: 2026-11-25 14:05."""
+    if value is None or value == "":
+        return NOTHING
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(SWEDEN)
+    return value.strftime("%Y-%m-%d %H:%M")

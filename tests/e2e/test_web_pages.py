@@ -1,0 +1,287 @@
+"""The web pages over the real app on both engines: Myndighetsvy shows exactly the API's view and writes one log
+entry per page view; every POST form refuses a missing or wrong CSRF token and writes nothing; no personnummer
+in a URL; the cookie's flags."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+
+from adapters.disclosure_log import LogFilter
+from adapters.http.app import build_context, create_app
+from adapters.settings import Settings
+from adapters.storage import Storage
+from tests.e2e.conftest import Api
+from tests.e2e.scenario import consent_body, decision_body, enrol
+from tests.support import ANNA, today
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ITEM = re.compile(r'data-item="([^"]+)"')
+
+
+class Pages:
+    """One browser: its own cookie jar, signed in through the development sign-in page."""
+
+    def __init__(self, api: Api, sub: str | None = None) -> None:
+        self.client = TestClient(api.client.app, follow_redirects=False)
+        self.visited: list[str] = []
+        if sub is not None:
+            self.sign_in(sub)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.client.get(path, **kwargs)
+        self.visited.append(str(response.url))
+        return response
+
+    def csrf(self, path: str = "/logga-in") -> str:
+        match = CSRF.search(self.get(path).text)
+        assert match, path
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, Any], token: str | None = "auto", origin: str = "/logga-in") -> Any:
+        body = dict(data)
+        if token == "auto":
+            body["csrf_token"] = self.csrf(origin)
+        elif token is not None:
+            body["csrf_token"] = token
+        response = self.client.post(path, data=body)
+        self.visited.append(str(response.url))
+        if "location" in response.headers:
+            self.visited.append(response.headers["location"])
+        return response
+
+    def sign_in(self, sub: str) -> None:
+        response = self.post("/logga-in", {"anvandare": sub})
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/"
+
+
+def entries(api: Api) -> list[dict[str, Any]]:
+    return list(api.context.log.entries(LogFilter()))
+
+
+@pytest.fixture
+def pid(api: Api) -> str:
+    """Annika with consent FK -> SF and FK -> AF, and an FK decision."""
+    pid = enrol(api)
+    grants = consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
+    assert api.samordnare.post(f"/api/v1/participants/{pid}/consents", grants).status_code == 201
+    fk = api.handlaggare("FK")
+    assert fk.post(f"/api/v1/participants/{pid}/decisions", decision_body()).status_code == 201
+    return pid
+
+
+def test_myndighetsvy_shows_exactly_the_api_view_and_writes_one_entry_per_view(api: Api, pid: str) -> None:
+    af = Pages(api, "handlaggare-af")
+    before = api.context.log.head()[0]
+    page = af.get(f"/myndighetsvy/{pid}")
+    assert page.status_code == 200, page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert api.context.log.head()[0] == before + 1
+    entry = entries(api)[-1]
+    assert (entry["kind"], entry["user_id"], entry["participant_id"], entry["purpose"]) == (
+        "view",
+        "handlaggare-af",
+        pid,
+        "handlaggning",
+    )
+    body = api.as_("handlaggare", "AF", sub="handlaggare-af").get(f"/api/v1/participants/{pid}/view").json()
+    expected = {f"decision:{d['id']}" for d in body["decisions"]}
+    coordination = body["coordination"] or {}
+    expected |= {f"intervention:{i['id']}" for i in coordination.get("interventions", [])}
+    expected |= {f"meeting:{m['id']}" for m in coordination.get("meetings", [])}
+    expected |= {"referral"} if "referral" in coordination else set()
+    assert set(ITEM.findall(page.text)) == expected and expected
+    for decision in body["decisions"]:
+        assert decision["summary"] in page.text
+        assert f"{decision['consent_id']}, version {decision['consent_version']}" in page.text
+    # The same read by the same user writes the same kind of entry, and disclosed the same items.
+    api_entry = entries(api)[-1]
+    assert [d["event_id"] for d in api_entry["disclosed"]] == [d["event_id"] for d in entry["disclosed"]]
+    again = api.context.log.head()[0]
+    af.get(f"/myndighetsvy/{pid}")
+    assert api.context.log.head()[0] == again + 1
+
+
+def test_fk_records_its_decision_and_a_missing_consent_is_named(api: Api) -> None:
+    pid = enrol(api)
+    fk = Pages(api, "handlaggare-fk")
+    page = fk.get(f"/myndighetsvy/{pid}")
+    assert page.status_code == 200 and 'id="inget-synligt"' in page.text  # nothing visible, the form is there
+    form = {
+        "category": "insurance",
+        "decision_type": "sjukpenning",
+        "effective_date": today().isoformat(),
+        "summary": "Sjukpenning beviljad på halvtid",
+        "source_ref": "FK-77",
+    }
+    refused = fk.post(f"/myndighetsvy/{pid}/beslut", form, origin=f"/myndighetsvy/{pid}")
+    assert refused.status_code == 400
+    assert "Samtycke saknas" in refused.text and "Försäkringskassan → Samordningsförbundet: försäkring" in refused.text
+    assert "Samordnaren kan registrera samtycket" in refused.text
+    assert 'value="FK-77"' in refused.text  # the input is kept
+    assert entries(api)[-2]["outcome"] == "refused"  # the refused recording, then the page's view entry
+    consent = consent_body(("FK", "SF", ["insurance"]))
+    api.samordnare.post(f"/api/v1/participants/{pid}/consents", consent)
+    bad = fk.post(f"/myndighetsvy/{pid}/beslut", {**form, "effective_date": "igår"}, origin=f"/myndighetsvy/{pid}")
+    assert bad.status_code == 400
+    assert 'href="#effective_date"' in bad.text and 'id="effective_date-error"' in bad.text
+    done = fk.post(f"/myndighetsvy/{pid}/beslut", form, origin=f"/myndighetsvy/{pid}")
+    assert done.status_code == 303 and done.headers["location"] == f"/myndighetsvy/{pid}"
+    assert "Sjukpenning beviljad på halvtid" in fk.get(f"/myndighetsvy/{pid}").text
+
+
+def test_every_post_form_refuses_a_missing_or_wrong_csrf_token_and_writes_nothing(api: Api, pid: str) -> None:
+    consent_id = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()[0]["id"]
+    forms = {
+        "samordnare-demo": [
+            ("/sok", {"personnummer": ANNA["personnummer"]}),
+            ("/ny-deltagare", {"personnummer": "19900101-0017", "given_name": "Bo", "family_name": "Berg"}),
+            (f"/deltagare/{pid}/samtycke", {"grant": "AF:SF", "purpose": "x", "form": "written"}),
+            (f"/deltagare/{pid}/aterkallelse", {"consent_id": consent_id}),
+            ("/logga-ut", {}),
+        ],
+        "handlaggare-fk": [(f"/myndighetsvy/{pid}/beslut", {"category": "insurance", "source_ref": "FK-9"})],
+        "granskare-demo": [("/granskning/kontroll", {})],
+        None: [("/logga-in", {"anvandare": "samordnare-demo"})],
+    }
+    for sub, posts in forms.items():
+        browser = Pages(api, sub)
+        for path, data in posts:
+            for token in (None, "", "wrong-token", browser.csrf()[:-2] + "xx"):
+                head, events = api.context.log.head()[0], api.context.reads.projections.head()
+                response = browser.post(path, data, token=token)
+                assert response.status_code == 403, (path, token, response.status_code)
+                assert "Formuläret kunde inte skickas" in response.text and 'lang="sv"' in response.text
+                assert api.context.log.head()[0] == head, path
+                assert api.context.reads.projections.head() == events, path
+        if sub is not None:  # still signed in: the refused sign-out did nothing
+            assert browser.get("/").status_code == 303 and browser.get("/").headers["location"] != "/logga-in"
+
+
+def test_a_token_from_another_session_is_refused(api: Api) -> None:
+    one, other = Pages(api, "samordnare-demo"), Pages(api, "samordnare-demo")
+    response = one.post("/ny-deltagare", {**ANNA}, token=other.csrf())
+    assert response.status_code == 403
+
+
+def test_no_page_puts_a_personnummer_in_a_url_and_the_cookie_is_safe(api: Api, pid: str) -> None:
+    sf = Pages(api)
+    sign_in = sf.post("/logga-in", {"anvandare": "samordnare-demo"})
+    cookie = sign_in.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie  # development: http
+    assert ANNA["personnummer"] not in cookie and "annika" not in cookie
+    api.context.projections.catch_up()
+    caseload = sf.get("/arenden")
+    assert caseload.status_code == 200 and "Lindqvistsson" in caseload.text
+    assert caseload.headers["cache-control"] == "no-store"
+    found = sf.post("/sok", {"personnummer": ANNA["personnummer"]}, origin="/arenden")
+    assert found.status_code == 303 and found.headers["location"] == f"/deltagare/{pid}"
+    participant = sf.get(f"/deltagare/{pid}")
+    assert participant.status_code == 200 and ANNA["personnummer"] in participant.text
+    assert "<title>Deltagare \u2013 Samverkan</title>" in participant.text  # no name or number in the title
+    missing = sf.post("/sok", {"personnummer": "19900101-0017"}, origin="/arenden")
+    assert (
+        missing.status_code == 400
+        and 'value="19900101-0017"' in missing.text
+        and 'href="#personnummer"' in missing.text
+    )
+    typed = sf.client.get(f"/deltagare/{ANNA['personnummer']}")  # typed by hand, not a link
+    assert typed.status_code == 404 and ANNA["personnummer"] not in typed.text
+    digits = ANNA["personnummer"].replace("-", "")
+    for url in sf.visited:
+        assert ANNA["personnummer"] not in url and digits not in url and digits[2:] not in url
+
+
+def test_roles_see_their_pages_and_are_refused_others(api: Api, pid: str) -> None:
+    assert Pages(api).get("/arenden").headers["location"] == "/logga-in"
+    fk = Pages(api, "handlaggare-fk")
+    assert fk.get("/").headers["location"] == "/sok"
+    before = api.context.log.head()[0]
+    refused = fk.get("/arenden")
+    assert refused.status_code == 403 and "Du har inte behörighet" in refused.text
+    assert entries(api)[before]["reason"] == "role"  # the door logged the refusal
+    assert fk.get(f"/deltagare/{pid}").status_code == 403
+    granskare = Pages(api, "granskare-demo")
+    assert granskare.get("/").headers["location"] == "/granskning"
+    verified = granskare.post("/granskning/kontroll", {}, origin="/granskning")
+    assert verified.status_code == 200 and "Loggen är hel" in verified.text
+    export = granskare.get("/granskning/export.jsonl")
+    assert export.status_code == 200 and '"kind":"verify"' in export.text
+    stats = granskare.get("/statistik")
+    assert stats.status_code == 200 and "<caption>" in stats.text
+    csv = granskare.get("/statistik.csv")
+    assert csv.content.startswith(b"\xef\xbb\xbf") and b";" in csv.content
+    assert granskare.get("/statistik", params={"fran": "igår"}).status_code == 400
+
+
+def test_consent_forms_on_the_deltagare_page(api: Api) -> None:
+    pid = enrol(api)
+    sf = Pages(api, "samordnare-demo")
+    origin = f"/deltagare/{pid}"
+    empty = sf.post(f"/deltagare/{pid}/samtycke", {"purpose": "Rehab", "form": "oral"}, origin=origin)
+    assert empty.status_code == 400
+    assert 'href="#grant-FK-SF"' in empty.text and 'href="#witness"' in empty.text and 'value="Rehab"' in empty.text
+    form = {
+        "grant": ["FK:SF", "FK:AF"],
+        "purpose": "Samordnad rehabilitering",
+        "valid_from": today().isoformat(),
+        "valid_until": today().replace(year=today().year + 2).isoformat(),
+        "form": "written",
+        "document_ref": "DOC-9",
+    }
+    too_long = sf.post(f"/deltagare/{pid}/samtycke", form, origin=origin)
+    assert too_long.status_code == 400 and 'id="valid_until-error"' in too_long.text
+    assert 'value="FK:AF" checked' in too_long.text
+    ok = sf.post(f"/deltagare/{pid}/samtycke", {**form, "valid_until": today().isoformat()}, origin=origin)
+    assert ok.status_code == 303, ok.text
+    (consent,) = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()
+    assert {(g["from"], g["to"]) for g in consent["grants"]} == {("FK", "SF"), ("FK", "AF")}
+    withdrawn = sf.post(f"/deltagare/{pid}/aterkallelse", {"consent_id": consent["id"]}, origin=origin)
+    assert withdrawn.status_code == 303
+    assert api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()[0]["status"] == "withdrawn"
+    assert "återkallat" in sf.get(origin).text
+
+
+def test_in_production_without_a_token_secret_the_pages_are_off_and_say_so(
+    settings: Settings, storage: Storage, tmp_path: Path
+) -> None:
+    # Production verifies the identity provider's tokens with its public key; there is no secret to sign with.
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    pem = tmp_path / "idp.pem"
+    pem.write_bytes(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    production = settings.model_copy(update={"env": "production", "token_secret": None, "token_public_key_file": pem})
+    app = create_app(production, context=build_context(production, storage))
+    with TestClient(app, follow_redirects=False) as client:
+        page = client.get("/logga-in")
+        assert page.status_code == 200 and "OpenID Connect" in page.text and "avstängd" in page.text
+        assert "set-cookie" not in page.headers and 'name="anvandare"' not in page.text
+        assert client.get("/arenden").headers["location"] == "/logga-in"
+        refused = client.post("/logga-in", data={"anvandare": "samordnare-demo", "csrf_token": "x"})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+
+
+def test_the_session_cookie_is_secure_in_production(settings: Settings, storage: Storage) -> None:
+    production = settings.model_copy(update={"env": "production"})
+    app = create_app(production, context=build_context(production, storage))
+    with TestClient(app, follow_redirects=False) as client:
+        page = client.get("/logga-in")
+        assert "secure" in page.headers["set-cookie"].lower()
+        assert 'name="anvandare"' not in page.text  # the development sign-in is off
+
+
+def test_the_deltagare_page_is_one_read_with_one_log_entry(api: Api, pid: str) -> None:
+    sf = Pages(api, "samordnare-demo")
+    before = api.context.log.head()[0]
+    page = sf.get(f"/deltagare/{pid}")
+    assert page.status_code == 200
+    (entry,) = entries(api)[before:]
+    assert (entry["kind"], entry["participant_id"], entry["outcome"]) == ("overview", pid, "disclosed")
+    view = api.samordnare.get(f"/api/v1/participants/{pid}/view").json()
+    assert {d["id"] for d in view["decisions"]} <= {d["event_id"] for d in entry["disclosed"]}
