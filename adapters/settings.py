@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     token_audience: str | None = None
     # Signs audit export manifests (Ed25519, base64 of the 32-byte private seed).
     audit_signing_key: str | None = None
+    # Sign-in on the web pages through the organisation's OpenID provider (docs/web.md): authorisation code flow
+    # with PKCE for a confidential client. agency and role come from the named claims.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_agency_claim: str = "agency"
+    oidc_role_claim: str = "role"
+    oidc_scopes: str = "openid profile"
+    # The address users reach the service at (for the OIDC redirect URI); by default taken from the request.
+    public_url: str | None = None
+    # Signs the web pages' session cookie (base64 of 32 bytes); without it the token secret's key is used.
+    session_secret: str | None = None
     log_level: str = "INFO"
     # "inprocess": `samverkan serve` keeps the projections up to date in a background thread; "off": run
     # `samverkan projections run` as its own worker (recommended with several API workers).
@@ -69,6 +81,37 @@ class Settings(BaseSettings):
     # How long a caseload or timeline read waits for the projections to reach the log's head as it was when the
     # read began (your own writes included) before it answers with what it has, marked as behind.
     read_wait_ms: int = Field(default=2_000, ge=0, le=30_000)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.session_secret is not None:
+            _decode_key("SAMVERKAN_SESSION_SECRET", self.session_secret, 32)  # at start-up, not at the first page
+        if self.oidc_issuer is None:
+            return self
+        if not self.oidc_client_id or not self.oidc_client_secret:
+            raise SettingsError("SAMVERKAN_OIDC_ISSUER needs SAMVERKAN_OIDC_CLIENT_ID and SAMVERKAN_OIDC_CLIENT_SECRET")
+        if self.env == "production":
+            for name, url in (("OIDC_ISSUER", self.oidc_issuer), ("PUBLIC_URL", self.public_url)):
+                if url is not None and not url.startswith("https://"):
+                    raise SettingsError(f"SAMVERKAN_{name} must be an https:// address in production")
+            if self.session_secret is None and self.token_secret is None:
+                raise SettingsError(
+                    "SAMVERKAN_SESSION_SECRET must be set in production with OpenID Connect (make one with: "
+                    "samverkan keygen)"
+                )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when the web pages sign in through the organisation's OpenID provider."""
+        return self.oidc_issuer is not None
+
+    @cached_property
+    def session_key_secret(self) -> bytes | None:
+        """The web session's own secret, when one is set."""
+        if self.session_secret is None:
+            return None
+        return _decode_key("SAMVERKAN_SESSION_SECRET", self.session_secret, 32)
 
     @cached_property
     def keys(self) -> tuple[bytes, bytes]:
@@ -99,7 +142,8 @@ class Settings(BaseSettings):
         return _decode_key(f"{name} in {self.key_file}", _development_secrets(self.key_file)[name], 32)
 
 
-SECRET_NAMES = ("master_key", "lookup_key", "token_secret", "audit_signing_key")
+# session_secret is listed for keygen (production with OpenID Connect); the pages use it only when it is set.
+SECRET_NAMES = ("master_key", "lookup_key", "token_secret", "audit_signing_key", "session_secret")
 
 
 def _development_secrets(path: Path) -> dict[str, str]:

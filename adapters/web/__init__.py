@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from adapters.web.pages import STATIC_DIR, router
+from adapters.web import oidc, pages
+from adapters.web.pages import STATIC_DIR
 
 __all__ = ["router", "static_files"]
+
+# The pages and the OpenID Connect sign-in (its routes are pages too: same session cookie, headers and errors).
+router = APIRouter(include_in_schema=False)
+router.include_router(pages.router)
+router.include_router(oidc.router)
 
 
 def static_files() -> StaticFiles:

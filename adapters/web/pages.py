@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -28,8 +30,16 @@ from adapters.recording import record_decision
 from adapters.web import words
 from adapters.web.session import COOKIE, CSRF_FIELD, LIFETIME_S, SessionUser, WebSession, dump, load, session_key
 from consent import AGENCIES, OWN_CATEGORY, SUB_CATEGORIES, Party, local_date
-from coordination import AlreadyEnrolled, ConsentRequired, DomainError, InvalidCommand, NotFound, NotPermitted
-from coordination.catalogue import DECISION_TYPES
+from coordination import (
+    AlreadyEnrolled,
+    Conflict,
+    ConsentRequired,
+    DomainError,
+    InvalidCommand,
+    NotFound,
+    NotPermitted,
+)
+from coordination.catalogue import DECISION_TYPES, KARTLAGGNING
 from projections import statistics as figures
 
 HERE = Path(__file__).parent
@@ -281,24 +291,74 @@ def sign_out(request: Request, form: Form) -> Response:
 # -- samordnare: Ärenden, search, Ny deltagare, Deltagare -------------------------------------------------------
 
 
-def _markers(case: dict[str, Any]) -> list[str]:
-    """What needs doing in a case, in the samordnare's words."""
-    flags = [
-        ("home_visit_due", "hembesök behövs"),
-        ("first_meeting_too_few_agencies", "första mötet med för få parter"),
-        ("kartlaggning_overdue", "kartläggning försenad"),
-    ]
-    expiring = [f"samtycke går ut {words.day(c['valid_until'])}" for c in case.get("consents_expiring") or []]
-    return [text for key, text in flags if case.get(key)] + expiring
+PHASE_ORDER = ("referral", "kartlaggning", "plan", "insats", "closing")
+PARTY_CODES = [p.value for p in Party]
+AGENCY_CODES = [p.value for p in AGENCIES]
+NOTHING_YET = "9999-12-31"  # sorts cases without a next meeting last
+
+
+def _markers(case: dict[str, Any]) -> list[tuple[str, str]]:
+    """What needs doing in a case: (code, the samordnare's words)."""
+    flags = ("home_visit_due", "first_meeting_too_few_agencies", "kartlaggning_overdue")
+    found = [(code, words.MARKERS[code]) for code in flags if case.get(code)]
+    expiring = case.get("consents_expiring") or []
+    found += [("consent_expiring", f"samtycke går ut {words.day(c['valid_until'])}") for c in expiring]
+    return found
+
+
+def _name_key(case: dict[str, Any]) -> tuple[str, str]:
+    return ((case["family_name"] or "").casefold(), (case["given_name"] or "").casefold())
+
+
+CASE_ORDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "todo": lambda c: (-len(c["markers"]), c.get("next_meeting") or NOTHING_YET, _name_key(c)),
+    "name": _name_key,
+    "next_meeting": lambda c: (c.get("next_meeting") or NOTHING_YET, _name_key(c)),
+    "phase": lambda c: (PHASE_ORDER.index(c["phase"]) if c["phase"] in PHASE_ORDER else 99, _name_key(c)),
+}
 
 
 @router.get("/arenden")
 def caseload(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
-    """Ärenden: open cases, the ones with something to do first."""
+    """Ärenden: open cases, filtered by phase or marker and sorted by links whose parameters are codes only."""
     listed = ctx.reads.caseload(caller)
+    query = request.query_params
+    chosen = {
+        "fas": query.get("fas") if query.get("fas") in PHASE_ORDER else None,
+        "markering": query.get("markering") if query.get("markering") in words.MARKERS else None,
+        "sortera": query.get("sortera") if query.get("sortera") in CASE_ORDERS else "todo",
+    }
     cases = [{**c, "markers": _markers(c)} for c in listed["cases"]]
-    cases.sort(key=lambda c: (-len(c["markers"]), c.get("next_meeting") or "9999", c["family_name"] or ""))
-    return render(request, "caseload.html", cases=cases, listing=listed)
+    for case in cases:
+        case["marker_codes"] = {code for code, _ in case["markers"]}
+    counts = {
+        "fas": Counter(c["phase"] for c in cases),
+        "markering": Counter(code for c in cases for code in c["marker_codes"]),
+    }
+    shown = [
+        c
+        for c in cases
+        if chosen["fas"] in (None, c["phase"])
+        and (chosen["markering"] is None or chosen["markering"] in c["marker_codes"])
+    ]
+    shown.sort(key=CASE_ORDERS[str(chosen["sortera"])])
+
+    def link(**changes: str | None) -> str:
+        """The list's address with these choices changed (codes only: never a name or a number)."""
+        wanted = {**chosen, **changes}
+        kept = {k: v for k, v in wanted.items() if v is not None and not (k == "sortera" and v == "todo")}
+        return "/arenden" + (f"?{urlencode(kept)}" if kept else "")
+
+    return render(
+        request,
+        "caseload.html",
+        cases=shown,
+        listing=listed,
+        chosen=chosen,
+        counts=counts,
+        link=link,
+        phases=PHASE_ORDER,
+    )
 
 
 @router.get("/sok")
@@ -332,23 +392,51 @@ def new_participant_page(request: Request, caller: WebCaller) -> Response:
     return render(request, "new_participant.html", values={}, errors={})
 
 
+ENROL_MESSAGES = {
+    "personnummer": "Kontrollera personnumret: det skrivs ÅÅÅÅMMDD-NNNN.",
+    "birth_date": "Födelsedatumet måste vara ett verkligt datum, inte i framtiden.",
+    "legal_gender": "Välj juridiskt kön.",
+}
+
+
 @router.post("/ny-deltagare")
 def new_participant(request: Request, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
-    """Enrols a participant and opens their page."""
+    """Enrols a participant, with a personnummer or (without one) on a reserve identity, and opens their page."""
     require_role(caller, Role.SAMORDNARE)
-    values = {name: text(form, name) for name in ("personnummer", "given_name", "family_name")}
+    names = ("personnummer", "given_name", "family_name", "birth_date", "legal_gender")
+    values = {name: text(form, name) for name in names}
     errors = Errors()
-    for name, label in (("personnummer", "personnumret"), ("given_name", "förnamnet"), ("family_name", "efternamnet")):
+    birth: date | None = None
+    if values["personnummer"]:
+        if values["birth_date"] or values["legal_gender"]:
+            errors.add("birth_date", "Lämna födelsedatum och juridiskt kön tomma när personnumret är ifyllt.")
+    elif not values["birth_date"] and not values["legal_gender"]:
+        errors.add(
+            "personnummer",
+            "Skriv personnumret, eller födelsedatum och juridiskt kön om personen saknar personnummer.",
+        )
+    else:
+        birth = parse_day(form, "birth_date", errors, "födelsedatumet")
+        if values["legal_gender"] not in words.GENDERS:
+            errors.add("legal_gender", "Välj juridiskt kön, som det står i personens handlingar.")
+    for name, label in (("given_name", "förnamnet"), ("family_name", "efternamnet")):
         if not values[name]:
             errors.add(name, f"Skriv {label}.")
     if not errors:
         try:
-            case_id = ctx.service.enrol(by=caller.user_id, **values)
+            case_id = ctx.service.enrol(
+                by=caller.user_id,
+                given_name=values["given_name"],
+                family_name=values["family_name"],
+                personnummer=values["personnummer"] or None,
+                birth_date=birth,
+                legal_gender=values["legal_gender"] or None,
+            )
         except AlreadyEnrolled:
             errors.add("personnummer", "En deltagare med det personnumret är redan inskriven. Sök under Ärenden.")
         except InvalidCommand as invalid:
             field = invalid.field if invalid.field in values else "personnummer"
-            errors.add(field, "Kontrollera uppgiften: personnummer skrivs ÅÅÅÅMMDD-NNNN.")
+            errors.add(field, ENROL_MESSAGES.get(field, "Kontrollera uppgiften."))
         else:
             return RedirectResponse(f"/deltagare/{case_id}", status_code=303)
     return render(request, "new_participant.html", 400, values=values, errors=errors.fields)
@@ -357,42 +445,134 @@ def new_participant(request: Request, form: Form, caller: WebCaller, ctx: Ctx) -
 GRANT_CHOICES = [
     (discloser.value, OWN_CATEGORY[discloser], [r.value for r in Party if r != discloser]) for discloser in Party
 ]
+PLAN_ROWS_MAX = 30
+
+
+def _form_defaults(today: date, view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each Deltagare form's first values: today's date where a date is asked for, the current plan to revise."""
+    iso = today.isoformat()
+    plan = (view.get("coordination") or {}).get("plan") or {}
+    plan_values: dict[str, Any] = {"plan-goals": "\n".join(g or "" for g in plan.get("goals") or [])}
+    for i, step in enumerate(plan.get("steps") or []):
+        plan_values[f"plan-step-{i}-agency"] = step["agency"]
+        plan_values[f"plan-step-{i}-description"] = step["description"] or ""
+        plan_values[f"plan-step-{i}-due"] = words.day(step["due"])
+    return {
+        "consent": {
+            "purpose": "Samordnad rehabilitering",
+            "valid_from": iso,
+            "valid_until": (today + timedelta(days=182)).isoformat(),
+            "form": "written",
+            "grant": [],
+        },
+        "withdraw": {},
+        "personnummer": {},
+        "referral": {"referral-received": iso, "referral-needs": []},
+        "book": {"book-invited": [], "book-kind": "meeting"},
+        "outcome": {"outcome-present": []},
+        "meeting": {"meeting-date": iso, "meeting-kind": "meeting", "meeting-present": []},
+        "kartlaggning": {"kartlaggning-start": iso, "kartlaggning-provider": "SF"},
+        "intervention": {"intervention-start": iso},
+        "end": {"end-date": iso},
+        "plan": plan_values,
+        "close": {"close-date": iso, "close-end-date": iso, "close-end-ongoing": ""},
+    }
 
 
 def _participant_page(
-    request: Request, caller: Caller, ctx: Ctx, participant_id: UUID, status: int = 200, **forms: Any
+    request: Request,
+    caller: Caller,
+    ctx: Ctx,
+    participant_id: UUID,
+    status: int = 200,
+    failed: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
-    """Deltagare: one read through the door (the förbund's view, the timeline and the consents), one log entry."""
+    """Deltagare: one read through the door (the förbund's view, the timeline and the consents), one log entry;
+    the form that failed (`failed`) is shown again with its input and errors."""
     overview = ctx.reads.overview(caller, participant_id)
     view, timeline, consents = overview["view"], overview["timeline"], overview["consents"]
-    today = local_date(ctx.service.clock())
-    defaults = {
-        "purpose": "Samordnad rehabilitering",
-        "valid_from": today.isoformat(),
-        "valid_until": (today + timedelta(days=182)).isoformat(),
-        "form": "written",
-        "grant": [],
-    }
-    consent_form = forms.get("consent_form") or {"values": defaults, "errors": {}}
-    withdraw_form = forms.get("withdraw_form") or {"values": {}, "errors": {}}
-    errors = {**consent_form["errors"], **withdraw_form["errors"]}
+    defaults = _form_defaults(local_date(ctx.service.clock()), view)
+    forms = {name: {"values": first, "errors": {}} for name, first in defaults.items()}
+    if failed is not None:
+        forms[failed] = {"values": {**defaults[failed], **(values or {})}, "errors": errors or {}}
+    plan_values = forms["plan"]["values"]
+    filled = [i for i in range(PLAN_ROWS_MAX) if any(k.startswith(f"plan-step-{i}-") for k in plan_values)]
+    co = view.get("coordination") or {}
     return render(
         request,
         "participant.html",
         status,
         view=view,
+        co=co,
         timeline=timeline,
         consents=consents,
         grant_choices=GRANT_CHOICES,
-        consent_form=consent_form,
-        withdraw_form=withdraw_form,
-        errors=errors,
+        forms=forms,
+        failed=failed,
+        errors=errors or {},
+        parties=[(code, words.PARTIES[code]) for code in PARTY_CODES],
+        agencies=[(code, words.PARTIES[code]) for code in AGENCY_CODES],
+        kinds=[(code, name) for code, name in words.INTERVENTION_KINDS.items() if code != KARTLAGGNING],
+        plan_rows=min(PLAN_ROWS_MAX, max(3, (max(filled) + 3) if filled else 3)),
+        booked=[m for m in co.get("meetings") or [] if m["status"] == "booked"],
+        ongoing=[i for i in co.get("interventions") or [] if i["end_date"] is None],
+        kartlaggning_weeks=ctx.service.kartlaggning_weeks,
     )
 
 
 @router.get("/deltagare/{participant_id}")
 def participant(request: Request, participant_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
     return _participant_page(request, caller, ctx, participant_id)
+
+
+def _saved(
+    request: Request,
+    caller: Caller,
+    ctx: Ctx,
+    participant_id: UUID,
+    name: str,
+    values: dict[str, Any],
+    errors: Errors,
+    write: Callable[[], object],
+    fields: dict[str, tuple[str, str]],
+    anchor: str,
+) -> Response:
+    """Runs a Deltagare form's write when the input is complete; a refusal goes beside its field (`fields`: the
+    domain's field -> (form field, Swedish message); "*" for any other refusal, "conflict" for the case's state)."""
+    if not errors:
+        try:
+            write()
+        except InvalidCommand as invalid:
+            errors.add(*fields.get(invalid.field, fields["*"]))
+        except (Conflict, NotFound):
+            errors.add(*fields.get("conflict", fields["*"]))
+        else:
+            return RedirectResponse(f"/deltagare/{participant_id}#{anchor}", status_code=303)
+    return _participant_page(request, caller, ctx, participant_id, 400, name, values, errors.fields)
+
+
+def chosen_codes(form: FormData, name: str, allowed: list[str]) -> list[str]:
+    """The checked boxes of a group that are known codes (anything else is dropped, never echoed)."""
+    return [v for v in form.getlist(name) if isinstance(v, str) and v in allowed]
+
+
+def required_day(form: FormData, name: str, errors: Errors, label: str) -> date:
+    """A required date; when it is wrong the error is noted and the write never runs (the value is a stand-in)."""
+    return parse_day(form, name, errors, label) or date.min
+
+
+def optional_day(form: FormData, name: str, errors: Errors, label: str) -> date | None:
+    return parse_day(form, name, errors, label) if text(form, name) else None
+
+
+def uuid_field(form: FormData, name: str, errors: Errors, message: str) -> UUID:
+    try:
+        return UUID(text(form, name))
+    except ValueError:
+        errors.add(name, message)
+        return UUID(int=0)
 
 
 CONSENT_FIELDS = {"grants": "grant-FK-SF", "form": "form-written"}
@@ -442,9 +622,7 @@ def record_consent(request: Request, participant_id: UUID, form: Form, caller: W
             errors.add(CONSENT_FIELDS.get(invalid.field, invalid.field), _consent_message(invalid.field))
         else:
             return RedirectResponse(f"/deltagare/{participant_id}#samtycken", status_code=303)
-    return _participant_page(
-        request, caller, ctx, participant_id, 400, consent_form={"values": values, "errors": errors.fields}
-    )
+    return _participant_page(request, caller, ctx, participant_id, 400, "consent", values, errors.fields)
 
 
 def _consent_message(field: str) -> str:
@@ -458,24 +636,340 @@ def _consent_message(field: str) -> str:
 
 @router.post("/deltagare/{participant_id}/aterkallelse")
 def withdraw_consent(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
-    """Återkallar ett samtycke helt, med verkan direkt."""
+    """Återkallar ett samtycke, helt eller de delar som kryssats i, med verkan direkt."""
     require_role(caller, Role.SAMORDNARE)
-    values = {"consent_id": text(form, "consent_id"), "reason": text(form, "reason")}
-    errors = Errors()
     try:
-        consent_id = UUID(values["consent_id"])
+        consent_id = UUID(text(form, "consent_id"))
     except ValueError:
-        errors.add("consent_id", "Välj vilket samtycke som återkallas.")
-    else:
-        try:
-            ctx.service.withdraw_consent(participant_id, consent_id, by=caller.user_id, reason=values["reason"] or None)
-        except (InvalidCommand, NotFound, DomainError):
-            errors.add("consent_id", "Samtycket kan inte återkallas: det är redan återkallat eller utgånget.")
-        else:
-            return RedirectResponse(f"/deltagare/{participant_id}#samtycken", status_code=303)
-    return _participant_page(
-        request, caller, ctx, participant_id, 400, withdraw_form={"values": values, "errors": errors.fields}
-    )
+        raise NotFound("no such consent") from None  # only a tampered form has no consent id
+    prefix = f"withdraw-{consent_id}"
+    values: dict[str, Any] = {
+        "consent_id": str(consent_id),
+        "scope": text(form, "scope") or "all",  # a form without the choice withdraws the whole consent
+        "grant": [g for g in form.getlist("grant") if isinstance(g, str)],
+        "reason": text(form, "reason"),
+    }
+    errors = Errors()
+    grants: list[tuple[str, str, list[str]]] | None = None
+    if values["scope"] == "chosen":
+        grants = []
+        for chosen in values["grant"]:
+            discloser, recipient, category = [*chosen.split(":"), "", ""][:3]
+            if discloser in Party.__members__ and recipient in Party.__members__ and category:
+                grants += [(discloser, recipient, [category])]
+        if not grants:
+            errors.add(f"{prefix}-grant", "Kryssa i de delar som ska återkallas, eller välj hela samtycket.")
+    elif values["scope"] != "all":
+        errors.add(f"{prefix}-scope", "Välj om hela samtycket eller bara vissa delar återkallas.")
+
+    def write() -> None:
+        ctx.service.withdraw_consent(
+            participant_id, consent_id, by=caller.user_id, grants=grants, reason=values["reason"] or None
+        )
+
+    fields = {
+        "*": (f"{prefix}-scope", "Samtycket kan inte återkallas: det är redan återkallat eller utgånget."),
+        "grants": (f"{prefix}-grant", "Den delen finns inte i samtycket."),
+    }
+    return _saved(request, caller, ctx, participant_id, "withdraw", values, errors, write, fields, "samtycken")
+
+
+@router.post("/deltagare/{participant_id}/personnummer")
+def add_personnummer(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Lägger till personnumret för en deltagare med reservidentitet (numret i formuläret, aldrig i adressen)."""
+    require_role(caller, Role.SAMORDNARE)
+    values = {"personnummer": text(form, "personnummer")}
+    errors = Errors()
+    if not values["personnummer"]:
+        errors.add("personnummer", "Skriv personnumret eller samordningsnumret, ÅÅÅÅMMDD-NNNN.")
+
+    def write() -> None:
+        ctx.service.add_personnummer(participant_id, by=caller.user_id, personnummer=values["personnummer"])
+
+    fields = {
+        "*": ("personnummer", "Det är inte ett giltigt personnummer. Skriv det som ÅÅÅÅMMDD-NNNN."),
+        "conflict": ("personnummer", "Numret tillhör redan en annan deltagare, eller deltagaren har redan ett."),
+    }
+    return _saved(request, caller, ctx, participant_id, "personnummer", values, errors, write, fields, "main")
+
+
+@router.post("/deltagare/{participant_id}/remiss")
+def record_referral(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Registrerar remissen: remittent, skäl, mottagen, och vilka parters stöd deltagaren behöver (minst två)."""
+    require_role(caller, Role.SAMORDNARE)
+    values: dict[str, Any] = {name: text(form, name) for name in ("referral-remittent", "referral-reason")}
+    values["referral-received"] = text(form, "referral-received")
+    values["referral-needs"] = chosen_codes(form, "referral-needs", AGENCY_CODES)
+    errors = Errors()
+    if values["referral-remittent"] not in PARTY_CODES:
+        errors.add("referral-remittent", "Välj vem remissen kommer från.")
+    if not values["referral-reason"]:
+        errors.add("referral-reason", "Skriv skälet till remissen.")
+    received = required_day(form, "referral-received", errors, "när remissen kom")
+    if len(values["referral-needs"]) < 2:  # noqa: PLR2004 - Finsam: the support of at least two parties
+        errors.add("referral-needs", "Välj minst två parter vars stöd deltagaren behöver.")
+
+    def write() -> None:
+        ctx.service.record_referral(
+            participant_id,
+            by=caller.user_id,
+            remittent=values["referral-remittent"],
+            reason=values["referral-reason"],
+            received_date=received,
+            needs=values["referral-needs"],
+        )
+
+    fields = {
+        "*": ("referral-reason", "Kontrollera uppgifterna."),
+        "needs": ("referral-needs", "Välj minst två parter vars stöd deltagaren behöver."),
+        "conflict": ("referral-remittent", "En remiss är redan registrerad för deltagaren."),
+    }
+    return _saved(request, caller, ctx, participant_id, "referral", values, errors, write, fields, "remiss")
+
+
+@router.post("/deltagare/{participant_id}/moten/boka")
+def book_meeting(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Bokar ett möte eller hembesök med de parter som bjuds in."""
+    require_role(caller, Role.SAMORDNARE)
+    values: dict[str, Any] = {"book-date": text(form, "book-date"), "book-kind": text(form, "book-kind")}
+    values["book-invited"] = chosen_codes(form, "book-invited", AGENCY_CODES)
+    errors = Errors()
+    day = required_day(form, "book-date", errors, "datumet")
+    if values["book-kind"] not in words.MEETING_KINDS:
+        errors.add("book-kind", "Välj möte eller hembesök.")
+    elif values["book-kind"] == "meeting" and not values["book-invited"]:
+        errors.add("book-invited", "Bjud in minst en part till ett möte.")
+
+    def write() -> None:
+        ctx.service.book_meeting(
+            participant_id,
+            by=caller.user_id,
+            day=day,
+            agencies_invited=values["book-invited"],
+            kind=values["book-kind"],
+        )
+
+    fields = {
+        "*": ("book-date", "Kontrollera uppgifterna."),
+        "date": ("book-date", "Ett möte bokas för i dag eller senare. Ett möte som redan varit registreras nedan."),
+        "agencies_invited": ("book-invited", "Bjud in minst en part till ett möte."),
+    }
+    return _saved(request, caller, ctx, participant_id, "book", values, errors, write, fields, "moten")
+
+
+def _meeting_values(form: FormData, prefix: str, errors: Errors) -> dict[str, Any]:
+    """The outcome part of a meeting form: genomfört or uteblivet, the parties present, a note."""
+    values: dict[str, Any] = {f"{prefix}-attended": text(form, f"{prefix}-attended")}
+    values[f"{prefix}-present"] = chosen_codes(form, f"{prefix}-present", AGENCY_CODES)
+    values[f"{prefix}-notes"] = text(form, f"{prefix}-notes")
+    if values[f"{prefix}-attended"] not in words.MEETING_OUTCOMES:
+        errors.add(f"{prefix}-attended", "Välj om mötet blev av (genomfört) eller inte (uteblivet).")
+    elif values[f"{prefix}-attended"] == "missed" and values[f"{prefix}-present"]:
+        errors.add(f"{prefix}-present", "Ett uteblivet möte har inga närvarande parter: ta bort kryssen.")
+    return values
+
+
+@router.post("/deltagare/{participant_id}/moten/utfall")
+def meeting_outcome(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Registrerar att ett bokat möte blev genomfört (med närvarande parter) eller uteblivet."""
+    require_role(caller, Role.SAMORDNARE)
+    errors = Errors()
+    values = {"outcome-meeting": text(form, "outcome-meeting")}
+    meeting_id = uuid_field(form, "outcome-meeting", errors, "Välj vilket bokat möte det gäller.")
+    values |= _meeting_values(form, "outcome", errors)
+
+    def write() -> None:
+        ctx.service.record_meeting_outcome(
+            participant_id,
+            meeting_id,
+            by=caller.user_id,
+            attended=values["outcome-attended"] == "held",
+            agencies_present=values["outcome-present"],
+            notes=values["outcome-notes"] or None,
+        )
+
+    fields = {
+        "*": ("outcome-notes", "Kontrollera uppgifterna."),
+        "conflict": ("outcome-meeting", "Mötet är redan registrerat som genomfört eller uteblivet."),
+    }
+    return _saved(request, caller, ctx, participant_id, "outcome", values, errors, write, fields, "moten")
+
+
+@router.post("/deltagare/{participant_id}/moten")
+def record_meeting(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Registrerar ett möte eller hembesök som inte var bokat: genomfört eller uteblivet."""
+    require_role(caller, Role.SAMORDNARE)
+    errors = Errors()
+    values = {"meeting-date": text(form, "meeting-date"), "meeting-kind": text(form, "meeting-kind")}
+    day = required_day(form, "meeting-date", errors, "datumet")
+    if values["meeting-kind"] not in words.MEETING_KINDS:
+        errors.add("meeting-kind", "Välj möte eller hembesök.")
+    values |= _meeting_values(form, "meeting", errors)
+
+    def write() -> None:
+        ctx.service.record_meeting(
+            participant_id,
+            by=caller.user_id,
+            day=day,
+            agencies_present=values["meeting-present"],
+            attended=values["meeting-attended"] == "held",
+            notes=values["meeting-notes"] or None,
+            kind=values["meeting-kind"],
+        )
+
+    fields = {"*": ("meeting-date", "Kontrollera uppgifterna.")}
+    return _saved(request, caller, ctx, participant_id, "meeting", values, errors, write, fields, "moten")
+
+
+@router.post("/deltagare/{participant_id}/kartlaggning")
+def start_kartlaggning(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Startar en kartläggning (en insats), med planerat slut."""
+    require_role(caller, Role.SAMORDNARE)
+    names = ("kartlaggning-start", "kartlaggning-end", "kartlaggning-provider")
+    values = {name: text(form, name) for name in names}
+    errors = Errors()
+    start = required_day(form, "kartlaggning-start", errors, "startdatumet")
+    end = optional_day(form, "kartlaggning-end", errors, "planerat slut")
+    if values["kartlaggning-provider"] not in PARTY_CODES:
+        errors.add("kartlaggning-provider", "Välj vem som gör kartläggningen.")
+
+    def write() -> None:
+        ctx.service.start_intervention(
+            participant_id,
+            by=caller.user_id,
+            kind=KARTLAGGNING,
+            start_date=start,
+            provider_agency=values["kartlaggning-provider"],
+            planned_end=end,
+        )
+
+    fields = {
+        "*": ("kartlaggning-start", "Kontrollera uppgifterna."),
+        "planned_end": ("kartlaggning-end", "Planerat slut får inte vara före starten."),
+    }
+    return _saved(request, caller, ctx, participant_id, "kartlaggning", values, errors, write, fields, "insatser")
+
+
+@router.post("/deltagare/{participant_id}/insatser")
+def start_intervention(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Startar en insats ur katalogen, med startdatum och anordnare."""
+    require_role(caller, Role.SAMORDNARE)
+    names = ("intervention-kind", "intervention-start", "intervention-provider")
+    values = {name: text(form, name) for name in names}
+    errors = Errors()
+    if values["intervention-kind"] not in words.INTERVENTION_KINDS:
+        errors.add("intervention-kind", "Välj vilken insats.")
+    start = required_day(form, "intervention-start", errors, "startdatumet")
+    if values["intervention-provider"] not in PARTY_CODES:
+        errors.add("intervention-provider", "Välj vem som anordnar insatsen.")
+
+    def write() -> None:
+        ctx.service.start_intervention(
+            participant_id,
+            by=caller.user_id,
+            kind=values["intervention-kind"],
+            start_date=start,
+            provider_agency=values["intervention-provider"],
+        )
+
+    fields = {"*": ("intervention-kind", "Kontrollera uppgifterna.")}
+    return _saved(request, caller, ctx, participant_id, "intervention", values, errors, write, fields, "insatser")
+
+
+@router.post("/deltagare/{participant_id}/insatser/avsluta")
+def end_intervention(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Avslutar en pågående insats, med slutdatum och skäl."""
+    require_role(caller, Role.SAMORDNARE)
+    values = {name: text(form, name) for name in ("end-intervention", "end-date", "end-reason")}
+    errors = Errors()
+    intervention_id = uuid_field(form, "end-intervention", errors, "Välj vilken insats som avslutas.")
+    end = required_day(form, "end-date", errors, "slutdatumet")
+
+    def write() -> None:
+        ctx.service.end_intervention(
+            participant_id, intervention_id, by=caller.user_id, end_date=end, reason=values["end-reason"] or None
+        )
+
+    fields = {
+        "*": ("end-reason", "Kontrollera uppgifterna."),
+        "end_date": ("end-date", "Slutdatumet får inte vara före insatsens start."),
+        "conflict": ("end-intervention", "Insatsen är redan avslutad."),
+    }
+    return _saved(request, caller, ctx, participant_id, "end", values, errors, write, fields, "insatser")
+
+
+@router.post("/deltagare/{participant_id}/handlingsplan")
+def revise_plan(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Sparar en ny version av handlingsplanen: mål (ett per rad) och steg (part, beskrivning, datum)."""
+    require_role(caller, Role.SAMORDNARE)
+    values: dict[str, Any] = {"plan-goals": text(form, "plan-goals")}
+    errors = Errors()
+    goals = [line.strip() for line in values["plan-goals"].splitlines() if line.strip()]
+    steps: list[tuple[str, str, date]] = []
+    for i in range(PLAN_ROWS_MAX):
+        names = [f"plan-step-{i}-{part}" for part in ("agency", "description", "due")]
+        if not any(name in form for name in names):
+            continue
+        row = {name: text(form, name) for name in names}
+        values |= row
+        if not any(row.values()):
+            continue  # an empty row: not a step
+        agency, description, _ = names
+        if row[agency] not in PARTY_CODES:
+            errors.add(agency, f"Välj vem som ansvarar för steg {i + 1}.")
+        if not row[description]:
+            errors.add(description, f"Beskriv steg {i + 1}.")
+        due = required_day(form, names[2], errors, f"datumet för steg {i + 1}")
+        steps += [(row[agency], row[description], due)]
+    if not goals and not steps:
+        errors.add("plan-goals", "Skriv minst ett mål eller ett steg.")
+
+    def write() -> None:
+        ctx.service.revise_plan(participant_id, by=caller.user_id, goals=goals, steps=steps)
+
+    fields = {"*": ("plan-goals", "Kontrollera uppgifterna: ett mål eller ett steg är för långt.")}
+    return _saved(request, caller, ctx, participant_id, "plan", values, errors, write, fields, "handlingsplan")
+
+
+@router.post("/deltagare/{participant_id}/avslut")
+def close_case(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Avslutar ärendet: utfall, datum, försörjning och sysselsättning efter; pågående insatser kan avslutas
+    samtidigt."""
+    require_role(caller, Role.SAMORDNARE)
+    names = ("close-outcome", "close-date", "close-support", "close-occupation", "close-end-ongoing", "close-end-date")
+    values = {name: text(form, name) for name in names}
+    errors = Errors()
+    if values["close-outcome"] not in words.OUTCOMES:
+        errors.add("close-outcome", "Välj utfall.")
+    closed = required_day(form, "close-date", errors, "avslutsdatumet")
+    if values["close-support"] not in words.SUPPORT:
+        errors.add("close-support", "Välj försörjning efter (okänd går att välja).")
+    if values["close-occupation"] not in words.OCCUPATION:
+        errors.add("close-occupation", "Välj sysselsättning efter (okänd går att välja).")
+    ending: tuple[date, str | None] | None = None
+    if values["close-end-ongoing"] == "yes":
+        ending = (required_day(form, "close-end-date", errors, "slutdatumet för insatserna"), None)
+
+    def write() -> None:
+        ctx.service.close_case(
+            participant_id,
+            by=caller.user_id,
+            outcome=values["close-outcome"],
+            closed_date=closed,
+            follow_up={"support_after": values["close-support"], "occupation_after": values["close-occupation"]},
+            end_interventions=ending,
+        )
+
+    fields = {
+        "*": ("close-outcome", "Kontrollera uppgifterna."),
+        "closed_date": ("close-date", "Ärendet kan inte avslutas före det datum remissen kom."),
+        "end_interventions.end_date": ("close-end-date", "Slutdatumet är före en pågående insats start."),
+        "conflict": (
+            "close-end-ongoing",
+            "Insatser pågår: kryssa i att de avslutas samtidigt, eller avsluta dem först.",
+        ),
+    }
+    return _saved(request, caller, ctx, participant_id, "close", values, errors, write, fields, "avslut")
 
 
 # -- handläggare: Myndighetsvy ----------------------------------------------------------------------------------
@@ -587,6 +1081,58 @@ def _period(request: Request, ctx: Ctx, errors: Errors) -> tuple[date, date]:
     return period["fran"], period["till"]
 
 
+CHART = {"width": 720, "label_w": 200, "value_w": 110, "bar_h": 18, "gap": 3, "group_gap": 14, "legend_h": 24}
+CHART_MAX_BARS = 40  # more than this and the chart shows each row's total (the table keeps every cell)
+SERIES = 6  # colours in web.css, .bar-0 to .bar-5
+
+
+def _chart(number: int, name: str, table: figures.Table) -> dict[str, Any]:
+    """A horizontal bar chart of a table, drawn on the server: a bar per cell grouped by row (or each row's total
+    when the table is large); a suppressed number is a hatched mark labelled `..`, never a zero-length bar."""
+    rows = [r for r in table.rows if any(table.cells[(r, c)] != 0 for c in table.columns)]
+    columns = [c for c in table.columns if any(table.cells[(r, c)] != 0 for r in table.rows)]
+    by_total = len(rows) * len(columns) > CHART_MAX_BARS
+    series = ["total"] if by_total else columns
+
+    def value(row: str, column: str) -> int | None:
+        return table.row_totals[row] if by_total else table.cells[(row, column)]
+
+    known = [v for r in rows for c in series if (v := value(r, c)) is not None]
+    scale = (CHART["width"] - CHART["label_w"] - CHART["value_w"]) / max([*known, 1])
+    legend, x = [], 0
+    legend_rows = 1
+    for j, column in enumerate(series):
+        label = words.word(words.CODES, column)
+        step = 34 + 8 * len(label)
+        if x + step > CHART["width"]:
+            x, legend_rows = 0, legend_rows + 1
+        legend += [{"x": x, "y": (legend_rows - 1) * CHART["legend_h"], "series": j % SERIES, "label": label}]
+        x += step
+    y = legend_rows * CHART["legend_h"] + 10
+    groups, bars = [], []
+    for row in rows:
+        group_h = len(series) * (CHART["bar_h"] + CHART["gap"]) - CHART["gap"]
+        groups += [{"label": words.word(words.CODES, row), "y": y + group_h / 2}]
+        for j, column in enumerate(series):
+            v = value(row, column)
+            bars += [{"y": y, "width": 0 if v is None else round(v * scale, 1), "value": v, "series": j % SERIES}]
+            y += CHART["bar_h"] + CHART["gap"]
+        y += CHART["group_gap"]
+    axes = f"{words.word(words.CODES, table.row_label)} och {words.word(words.CODES, table.column_label)}"
+    what = f"totalt per {words.word(words.CODES, table.row_label)}" if by_total else axes
+    return {
+        **CHART,
+        "id": f"diagram-{number}",
+        "height": max(y, legend_rows * CHART["legend_h"] + 20),
+        "legend": legend,
+        "groups": groups,
+        "bars": bars,
+        "title": f"Stapeldiagram: {words.word(words.TABLES, name)}, {what}. Streckade rutor märkta "
+        f"{figures.SUPPRESSED} är skyddade uppgifter. Siffrorna står i tabellen under diagrammet.",
+        "empty": not rows,
+    }
+
+
 @router.get("/statistik")
 def statistics(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
     """Statistik: the follow-up tables with suppressed cells as `..`, and a CSV for Excel."""
@@ -601,6 +1147,7 @@ def statistics(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
         request,
         "statistics.html",
         tables=tables,
+        charts={name: _chart(n, name, table) for n, (name, table) in enumerate(tables.items())},
         values=values,
         errors={},
         min_cell=figures.MIN_CELL,

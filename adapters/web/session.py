@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from adapters.auth import User
 from adapters.settings import Settings
 
 COOKIE = "samverkan_session"
@@ -59,8 +60,9 @@ class WebSession:
 
 
 def session_key(settings: Settings) -> bytes | None:
-    """The cookie's signing key, derived from the token secret; None (pages off) in production without one."""
-    secret = settings.token_key
+    """The cookie's signing key, derived from the session secret or else the token secret; None (pages off) in
+    production without either."""
+    secret = settings.session_key_secret or settings.token_key
     if secret is None:
         return None
     return hmac.new(secret, b"samverkan web session v1", hashlib.sha256).digest()
@@ -99,3 +101,8 @@ def load(value: str | None, key: bytes | None) -> WebSession:
     if expires < time.time():
         return WebSession.fresh()
     return WebSession(csrf, expires, who)
+
+
+def sign_in_verified(session: WebSession, user: User) -> None:
+    """Signs in a user whose claims were verified elsewhere (the OpenID provider's ID token)."""
+    session.sign_in(SessionUser(user.sub, user.agency.value, user.role.value))

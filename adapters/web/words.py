@@ -55,6 +55,66 @@ EVENTS = {
     "CaseClosed": "Avslut",
     "PersonalDataErased": "Personuppgifter raderade",
 }
+MEETING_OUTCOMES = {"held": "genomfört", "missed": "uteblivet"}
+GENDERS = {"female": "kvinna", "male": "man"}
+# The catalogue's codes (coordination/catalogue.py, docs/catalogue.md) in the samordnare's words.
+INTERVENTION_KINDS = {
+    "kartlaggning": "kartläggning",
+    "arbetstraning": "arbetsträning",
+    "arbetsprovning": "arbetsprövning",
+    "praktik": "praktik",
+    "studier": "studier",
+    "studiemotiverande": "studiemotiverande insats",
+    "traineejobb": "traineejobb",
+    "utbildningskontrakt": "utbildningskontrakt",
+    "samtalsstod": "samtalsstöd",
+    "friskvard": "friskvård",
+    "gruppaktivitet": "gruppaktivitet",
+    "jobbcoachning": "jobbcoachning",
+    "ovrigt": "övrig insats",
+}
+OUTCOMES = {
+    "work": "arbete",
+    "studies": "studier",
+    "other_support": "annat stöd",
+    "moved": "flyttat",
+    "declined": "avböjt",
+    "error": "felregistrering",
+}
+SUPPORT = {
+    "lon": "lön",
+    "sjukpenning": "sjukpenning",
+    "rehabiliteringsersattning": "rehabiliteringsersättning",
+    "aktivitetsersattning": "aktivitetsersättning",
+    "sjukersattning": "sjukersättning",
+    "aktivitetsstod": "aktivitetsstöd eller etableringsersättning",
+    "a_kassa": "arbetslöshetsersättning (a-kassa)",
+    "ekonomiskt_bistand": "ekonomiskt bistånd",
+    "studiemedel": "studiemedel",
+    "annan": "annan försörjning",
+    "ingen": "ingen egen försörjning",
+    "okand": "okänd",
+}
+OCCUPATION = {
+    "arbete": "arbete",
+    "subventionerat_arbete": "subventionerat arbete",
+    "studier": "studier",
+    "arbetssokande": "arbetssökande",
+    "sjukskriven": "sjukskriven",
+    "arbetstraning": "arbetsträning eller praktik",
+    "foraldraledig": "föräldraledig",
+    "annan": "annan sysselsättning",
+    "ingen": "ingen sysselsättning",
+    "okand": "okänd",
+}
+# Ärenden: what needs doing (the caseload's flags) and the orders the list can be sorted in.
+MARKERS = {
+    "home_visit_due": "hembesök behövs",
+    "first_meeting_too_few_agencies": "första mötet med för få parter",
+    "kartlaggning_overdue": "kartläggning försenad",
+    "consent_expiring": "samtycke går ut",
+}
+SORTS = {"todo": "att göra först", "name": "namn", "next_meeting": "nästa möte", "phase": "fas"}
 # The follow-up tables (projections/statistics.py) and the codes on their axes.
 TABLES = {
     "started_by_gender_and_age": "Påbörjade efter kön och ålder",
@@ -76,6 +136,17 @@ CODES = {
     "moved": "flyttat",
     "declined": "avböjt",
     "error": "felregistrering",
+    # the tables' row labels
+    "gender": "kön",
+    "age_band": "ålder",
+    "municipality": "kommun",
+    "outcome": "utfall",
+    "days": "dagar",
+    "support_before": "försörjning före",
+    "occupation_before": "sysselsättning före",
+    "support_after": "försörjning efter",
+    "occupation_after": "sysselsättning efter",
+    "year": "år",
 }
 
 

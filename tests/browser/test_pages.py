@@ -1,11 +1,12 @@
 """The pages in a real browser against a real server: a samordnare enrols a participant and records a consent,
 FK records a decision that AF then sees, the samordnare withdraws the consent and AF sees nothing, a granskare
-verifies the log. Every page visited has no WCAG 2.0/2.1 A or AA violation (axe-core), works from the keyboard,
-keeps personnummer out of URLs, and is photographed into docs/screenshots/."""
+verifies the log. Every page visited has no WCAG 2.0/2.1 A or AA violation (axe-core), works from the keyboard
+alone with visible focus, keeps personnummer out of URLs, and is photographed into docs/screenshots/."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,46 @@ def test_the_pages_from_sign_in_to_verification(server: str, browser: Any) -> No
     matrix = sf.page.locator("#samtycken + table")
     assert matrix.locator("tbody tr").count() == 2
     assert matrix.get_by_text("aktivt").count() == 2
+
+    # Every form on the page unfolded passes axe; a remiss naming one party is refused beside the field.
+    sf.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    sf.check("deltagare-formular")
+    sf.page.reload()
+    sf.page.locator("summary", has_text="Registrera remiss").click()
+    sf.page.get_by_label("Remittent").select_option("FK")
+    sf.page.get_by_label("Skäl").fill("Lång sjukskrivning, behöver stöd mot arbete")
+    sf.page.locator("#referral-needs").check()
+    sf.page.get_by_role("button", name="Registrera remiss").click()
+    assert sf.page.locator(".error-summary a[href='#referral-needs']").count() == 1
+    sf.check("deltagare-fel")
+    sf.page.locator("#referral-needs-AF").check()
+    sf.page.get_by_role("button", name="Registrera remiss").click()
+    assert "Lång sjukskrivning" in sf.page.locator("#remiss + dl").inner_text()
+
+    # A meeting booked for tomorrow and a kartläggning started today show on the page.
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    sf.page.locator("summary", has_text="Boka möte").click()
+    sf.page.locator("#book-date").fill(tomorrow)
+    sf.page.locator("#book-invited").check()
+    sf.page.locator("#book-invited-AF").check()
+    sf.page.get_by_role("button", name="Boka", exact=True).click()
+    assert "bokat" in sf.page.locator("#moten + table").inner_text()
+    sf.page.locator("summary", has_text="Starta kartläggning").click()
+    sf.page.get_by_role("button", name="Starta kartläggning").click()
+    assert "pågår" in sf.page.locator("#insatser + table").inner_text()
+    sf.page.evaluate("window.scrollTo(0, 0)")
     sf.check("deltagare")
 
     # Ärenden lists the participant (the projection follows the log within moments).
     sf.page.goto("/arenden")
     sf.page.get_by_role("link", name=re.compile(ANNA["family_name"])).wait_for()
     sf.check("arenden")
+    sf.page.get_by_role("link", name=re.compile(r"^kartläggning \(")).click()
+    assert "fas=kartlaggning" in sf.page.url
+    sf.page.get_by_role("link", name="Namn").click()
+    assert sf.page.locator("th[aria-sort='ascending']").inner_text().startswith("Namn")
+    sf.page.get_by_role("link", name=re.compile(ANNA["family_name"])).wait_for()
+    sf.check("arenden-urval")
 
     # FK finds the participant (personnummer in the form), sees nothing yet, records its decision.
     fk = Person(browser, server, urls)
@@ -137,6 +172,8 @@ def test_the_pages_from_sign_in_to_verification(server: str, browser: Any) -> No
     granskare.check("granskning")
     granskare.page.get_by_role("link", name="Statistik").click()
     assert granskare.page.locator("table caption").count() >= 1
+    charts = granskare.page.locator("svg[role='img']")
+    assert charts.count() >= 1 and charts.first.get_attribute("aria-labelledby")
     granskare.check("statistik")
 
     # Signing out is a POST with the session's CSRF token.
@@ -147,4 +184,109 @@ def test_the_pages_from_sign_in_to_verification(server: str, browser: Any) -> No
     leaked = [u for u in urls if ANNA["personnummer"] in u or digits in u or digits[2:] in u]
     assert leaked == []
     for person in (sf, fk, af, granskare):
+        person.context.close()
+
+
+FOCUS_STYLE = """() => { const e = document.activeElement, s = getComputedStyle(e);
+    return {tag: e.tagName, outline: s.outlineStyle, width: s.outlineWidth, shadow: s.boxShadow}; }"""
+
+
+class Keyboard:
+    """Moves through a page with Tab alone, checking on every stop that the focus can be seen."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def seen(self) -> None:
+        style = self.page.evaluate(FOCUS_STYLE)
+        visible = (style["outline"] != "none" and style["width"] != "0px") or style["shadow"] != "none"
+        assert visible, (self.page.url, style)
+
+    def tab_to(self, selector: str, limit: int = 250) -> None:
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            if self.page.evaluate("s => document.activeElement.matches(s)", selector):
+                self.seen()
+                return
+            if self.page.evaluate("document.activeElement !== document.body"):
+                self.seen()
+        raise AssertionError(f"Tab never reached {selector} on {self.page.url}")
+
+    def press(self, key: str) -> None:
+        """A key that submits a form or follows a link: waits for the next page."""
+        with self.page.expect_navigation():
+            self.page.keyboard.press(key)
+
+    def sign_in(self, sub: str) -> None:
+        self.page.goto("/logga-in")
+        self.tab_to("input[name='anvandare']")  # Tab enters the group at the checked radio; arrows choose
+        for _ in range(20):
+            if self.page.evaluate("document.activeElement.value") == sub:
+                break
+            self.page.keyboard.press("ArrowDown")
+        assert self.page.evaluate("document.activeElement.checked")
+        self.tab_to("form[action='/logga-in'] button")
+        self.press("Enter")
+
+
+def test_the_main_flow_with_the_keyboard_alone(server: str, browser: Any) -> None:
+    urls: list[str] = []
+    number, family_name = "19900101-0017", "Tangentsson"
+    sf = Person(browser, server, urls)
+    keys = Keyboard(sf.page)
+    keys.sign_in("samordnare-demo")
+    assert sf.page.url.endswith("/arenden")
+
+    # Enrol, go back to Ärenden and open the participant from the list: links followed with Enter.
+    keys.tab_to("a[href='/ny-deltagare']")
+    keys.press("Enter")
+    keys.tab_to("#personnummer")
+    sf.page.keyboard.type(number)
+    keys.tab_to("#given_name")
+    sf.page.keyboard.type("Tilda")
+    keys.tab_to("#family_name")
+    sf.page.keyboard.type(family_name)
+    keys.tab_to("form[action='/ny-deltagare'] button")
+    keys.press("Enter")
+    participant = sf.page.url
+    assert re.search(rf"/deltagare/{UUID_PATH}$", participant), participant
+    keys.tab_to("nav a[href='/arenden']")
+    keys.press("Enter")
+    keys.tab_to(f"a[href='{participant.removeprefix(server)}']")
+    keys.press("Enter")
+    assert sf.page.url == participant
+
+    # Record the consent FK -> SF: a checkbox ticked with Space, the reference typed, the form sent with Enter.
+    keys.tab_to("#grant-FK-SF")
+    sf.page.keyboard.press("Space")
+    assert sf.page.is_checked("#grant-FK-SF")
+    keys.tab_to("#document_ref")
+    sf.page.keyboard.type("DOC-KB-1")
+    keys.tab_to("form[action$='/samtycke'] button")
+    keys.press("Enter")
+    assert sf.page.locator("#samtycken + table").get_by_text("aktivt").count() == 1
+    sf.check()
+
+    # FK signs in, finds the participant by number (Enter in the field sends the form) and records a decision.
+    fk = Person(browser, server, urls)
+    fk_keys = Keyboard(fk.page)
+    fk_keys.sign_in("handlaggare-fk")
+    assert fk.page.url.endswith("/sok")
+    fk_keys.tab_to("#personnummer")
+    fk.page.keyboard.type(number)
+    fk_keys.press("Enter")
+    assert fk.page.url == participant.replace("/deltagare/", "/myndighetsvy/")
+    fk_keys.tab_to("#summary")
+    fk.page.keyboard.type("Rehabiliteringsersättning beviljad")
+    fk_keys.tab_to("#source_ref")
+    fk.page.keyboard.type("FK-KB-1")
+    fk_keys.tab_to("form[action$='/beslut'] button")
+    fk_keys.press("Enter")
+    row = fk.page.locator("tr[data-item^='decision:']")
+    assert row.count() == 1 and "Rehabiliteringsersättning beviljad" in row.inner_text()
+    fk.check()
+
+    digits = number.replace("-", "")
+    assert [u for u in urls if number in u or digits in u or digits[2:] in u] == []
+    for person in (sf, fk):
         person.context.close()

@@ -5,6 +5,8 @@ in a URL; the cookie's flags."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +141,22 @@ def test_fk_records_its_decision_and_a_missing_consent_is_named(api: Api) -> Non
 
 def test_every_post_form_refuses_a_missing_or_wrong_csrf_token_and_writes_nothing(api: Api, pid: str) -> None:
     consent_id = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()[0]["id"]
-    forms = {
+    forms: dict[str | None, list[tuple[str, dict[str, Any]]]] = {
         "samordnare-demo": [
             ("/sok", {"personnummer": ANNA["personnummer"]}),
             ("/ny-deltagare", {"personnummer": "19900101-0017", "given_name": "Bo", "family_name": "Berg"}),
             (f"/deltagare/{pid}/samtycke", {"grant": "AF:SF", "purpose": "x", "form": "written"}),
             (f"/deltagare/{pid}/aterkallelse", {"consent_id": consent_id}),
+            (f"/deltagare/{pid}/personnummer", {"personnummer": "19900101-0017"}),
+            (f"/deltagare/{pid}/remiss", {"referral-remittent": "FK", "referral-needs": ["FK", "AF"]}),
+            (f"/deltagare/{pid}/moten/boka", {"book-kind": "meeting", "book-invited": "FK"}),
+            (f"/deltagare/{pid}/moten/utfall", {"outcome-attended": "held"}),
+            (f"/deltagare/{pid}/moten", {"meeting-kind": "meeting", "meeting-attended": "held"}),
+            (f"/deltagare/{pid}/kartlaggning", {"kartlaggning-provider": "SF"}),
+            (f"/deltagare/{pid}/insatser", {"intervention-kind": "praktik", "intervention-provider": "AF"}),
+            (f"/deltagare/{pid}/insatser/avsluta", {"end-reason": "klar"}),
+            (f"/deltagare/{pid}/handlingsplan", {"plan-goals": "Arbete"}),
+            (f"/deltagare/{pid}/avslut", {"close-outcome": "work"}),
             ("/logga-ut", {}),
         ],
         "handlaggare-fk": [(f"/myndighetsvy/{pid}/beslut", {"category": "insurance", "source_ref": "FK-9"})],
@@ -285,3 +297,173 @@ def test_the_deltagare_page_is_one_read_with_one_log_entry(api: Api, pid: str) -
     assert (entry["kind"], entry["participant_id"], entry["outcome"]) == ("overview", pid, "disclosed")
     view = api.samordnare.get(f"/api/v1/participants/{pid}/view").json()
     assert {d["id"] for d in view["decisions"]} <= {d["event_id"] for d in entry["disclosed"]}
+
+
+def _form_error(response: Any, field: str) -> None:
+    """A refused form: 400, the summary links to the field and the message stands beside it."""
+    assert response.status_code == 400, response.text
+    assert f'href="#{field}"' in response.text and f'id="{field}-error"' in response.text, field
+
+
+def test_referral_meetings_insatser_plan_and_closure_on_the_deltagare_page(api: Api) -> None:
+    pid = enrol(api)
+    sf = Pages(api, "samordnare-demo")
+    page = f"/deltagare/{pid}"
+    iso = today().isoformat()
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+
+    def post(path: str, data: dict[str, Any]) -> Any:
+        return sf.post(f"{page}/{path}", data, origin=page)
+
+    def coordination() -> dict[str, Any]:
+        view = api.samordnare.get(f"/api/v1/participants/{pid}/view").json()
+        return dict(view["coordination"] or {})
+
+    referral = {
+        "referral-remittent": "FK",
+        "referral-reason": "Lång sjukskrivning",
+        "referral-received": iso,
+        "referral-needs": ["FK"],
+    }
+    one_party = post("remiss", referral)
+    _form_error(one_party, "referral-needs")
+    assert "Lång sjukskrivning</textarea>" in one_party.text and '<details class="panel" open>' in one_party.text
+    assert post("remiss", {**referral, "referral-needs": ["FK", "AF"]}).status_code == 303
+    assert coordination()["referral"]["needs"] == ["FK", "AF"]
+    _form_error(post("remiss", {**referral, "referral-needs": ["FK", "AF"]}), "referral-remittent")  # already there
+
+    past = {"book-date": "2020-01-01", "book-kind": "meeting", "book-invited": ["FK", "AF"]}
+    _form_error(post("moten/boka", past), "book-date")
+    assert post("moten/boka", {**past, "book-date": tomorrow}).status_code == 303
+    (booked,) = coordination()["meetings"]
+    assert booked["status"] == "booked" and "bokat" in sf.get(page).text
+    _form_error(post("moten/utfall", {"outcome-meeting": booked["id"]}), "outcome-attended")
+    held = {"outcome-meeting": booked["id"], "outcome-attended": "held", "outcome-present": ["FK", "AF", "REGION"]}
+    assert post("moten/utfall", {**held, "outcome-notes": "Bra möte"}).status_code == 303
+    missed = {"meeting-date": iso, "meeting-kind": "home_visit", "meeting-attended": "missed"}
+    _form_error(post("moten", {**missed, "meeting-present": ["FK"]}), "meeting-present")
+    assert post("moten", missed).status_code == 303
+    statuses = {m["status"]: m for m in coordination()["meetings"]}
+    assert statuses["held"]["agencies_present"] == ["FK", "AF", "REGION"] and statuses["held"]["notes"] == "Bra möte"
+    assert statuses["missed"]["kind"] == "home_visit"
+    shown = sf.get(page).text
+    assert "genomfört" in shown and "uteblivet" in shown and "Bra möte" in shown and "hembesök" in shown
+
+    kartlaggning = {"kartlaggning-start": iso, "kartlaggning-end": "2020-01-01", "kartlaggning-provider": "SF"}
+    _form_error(post("kartlaggning", kartlaggning), "kartlaggning-end")
+    assert post("kartlaggning", {**kartlaggning, "kartlaggning-end": ""}).status_code == 303
+    insats = {"intervention-kind": "arbetstraning", "intervention-start": iso, "intervention-provider": "AF"}
+    _form_error(post("insatser", {**insats, "intervention-kind": "golf"}), "intervention-kind")
+    assert post("insatser", insats).status_code == 303
+    started = {i["kind"]: i for i in coordination()["interventions"]}
+    assert set(started) == {"kartlaggning", "arbetstraning"}
+    assert "kartläggning" in sf.get(page).text and "arbetsträning" in sf.get(page).text
+    ending = {"end-intervention": str(started["kartlaggning"]["id"]), "end-date": "2020-01-01"}
+    _form_error(post("insatser/avsluta", ending), "end-date")
+    assert post("insatser/avsluta", {**ending, "end-date": iso, "end-reason": "Klar"}).status_code == 303
+
+    step = {"plan-step-0-agency": "AF", "plan-step-0-description": "", "plan-step-0-due": tomorrow}
+    _form_error(post("handlingsplan", {"plan-goals": "Arbete på halvtid", **step}), "plan-step-0-description")
+    step["plan-step-0-description"] = "Praktikplats"
+    assert post("handlingsplan", {"plan-goals": "Arbete på halvtid\nKörkort", **step}).status_code == 303
+    plan = coordination()["plan"]
+    assert plan["goals"] == ["Arbete på halvtid", "Körkort"] and plan["steps"][0]["description"] == "Praktikplats"
+    assert 'value="Praktikplats"' in sf.get(page).text  # the next version starts from this one
+
+    close = {"close-outcome": "work", "close-date": iso, "close-support": "lon", "close-occupation": "arbete"}
+    _form_error(post("avslut", {**close, "close-support": ""}), "close-support")
+    _form_error(post("avslut", close), "close-end-ongoing")  # the arbetsträning still runs
+    assert post("avslut", {**close, "close-end-ongoing": "yes", "close-end-date": iso}).status_code == 303
+    closed = coordination()
+    assert closed["closure"]["outcome"] == "work"
+    assert all(i["end_date"] is not None for i in closed["interventions"])
+    final = sf.get(page).text
+    assert "Utfall: arbete" in final and 'action="/deltagare/' not in final.split('id="remiss"')[1]
+
+
+def test_a_consent_is_withdrawn_in_part(api: Api) -> None:
+    pid = enrol(api)
+    consent = consent_body(("FK", "SF", ["insurance"]), ("FK", "AF", ["insurance"]))
+    consent_id = api.samordnare.post(f"/api/v1/participants/{pid}/consents", consent).json()["id"]
+    sf = Pages(api, "samordnare-demo")
+    origin = f"/deltagare/{pid}"
+    page = sf.get(origin).text
+    assert 'value="FK:AF:insurance"' in page and 'value="FK:SF:insurance"' in page
+    nothing = sf.post(f"{origin}/aterkallelse", {"consent_id": consent_id, "scope": "chosen"}, origin=origin)
+    _form_error(nothing, f"withdraw-{consent_id}-grant")
+    chosen = {"consent_id": consent_id, "scope": "chosen", "grant": ["FK:AF:insurance"], "reason": "Vill inte"}
+    assert sf.post(f"{origin}/aterkallelse", chosen, origin=origin).status_code == 303
+    (after,) = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()
+    assert {(g["to"], g["status"]) for g in after["grants"]} == {("AF", "withdrawn"), ("SF", "active")}
+    assert 'value="FK:AF:insurance"' not in sf.get(origin).text  # what is withdrawn is no longer offered
+
+
+def test_enrolment_on_a_reserve_identity_and_the_personnummer_added_later(api: Api) -> None:
+    sf = Pages(api, "samordnare-demo")
+    names = {"given_name": "Sara", "family_name": "Utanummer"}
+    neither = sf.post("/ny-deltagare", names, origin="/ny-deltagare")
+    _form_error(neither, "personnummer")
+    assert 'value="Utanummer"' in neither.text
+    future = sf.post(
+        "/ny-deltagare", {**names, "birth_date": "2999-01-01", "legal_gender": "female"}, origin="/ny-deltagare"
+    )
+    _form_error(future, "birth_date")
+    assert 'value="female" checked' in future.text
+    reserve = {**names, "birth_date": "1990-01-01", "legal_gender": "female"}
+    enrolled = sf.post("/ny-deltagare", reserve, origin="/ny-deltagare")
+    assert enrolled.status_code == 303, enrolled.text
+    page = enrolled.headers["location"]
+    shown = sf.get(page).text
+    assert "saknas (reservidentitet)" in shown and "1990-01-01" in shown and "Lägg till personnummer" in shown
+    _form_error(sf.post(f"{page}/personnummer", {"personnummer": "12345"}, origin=page), "personnummer")
+    enrol(api)  # Annika has her number: it cannot be given to Sara as well
+    taken = sf.post(f"{page}/personnummer", {"personnummer": ANNA["personnummer"]}, origin=page)
+    _form_error(taken, "personnummer")
+    added = sf.post(f"{page}/personnummer", {"personnummer": "19900101-0017"}, origin=page)
+    assert added.status_code == 303
+    after = sf.get(page).text
+    assert "19900101-0017" in after and "Lägg till personnummer" not in after
+    for url in sf.visited:
+        assert "0017" not in url and ANNA["personnummer"] not in url
+
+
+def test_the_caseload_filters_and_sorts_by_links_holding_only_codes(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = enrol(api, given_name="Ada", family_name="Ödmark")
+    enrol(api, personnummer="19900101-0017", given_name="Bo", family_name="Berg")
+    met = {"date": today().isoformat(), "agencies_present": ["FK"], "attended": True}
+    assert api.samordnare.post(f"/api/v1/participants/{first}/meetings", met).status_code in (200, 201)
+    api.context.projections.catch_up()
+    sf = Pages(api, "samordnare-demo")
+    everything = sf.get("/arenden").text
+    assert everything.index("Ödmark") < everything.index("Berg")  # something to do comes first
+    by_name = sf.get("/arenden?sortera=name").text
+    assert by_name.index("Berg") < by_name.index("Ödmark") and 'aria-sort="ascending"' in by_name
+    flagged = sf.get("/arenden?markering=first_meeting_too_few_agencies").text
+    assert "Ödmark" in flagged and "Berg" not in flagged and "1 av 2 visas" in flagged
+    assert "Berg" in sf.get("/arenden?fas=referral&sortera=phase").text
+    odd = sf.get("/arenden?fas=<script>&sortera=Berg")
+    assert odd.status_code == 200 and "<script>" not in odd.text and "2 av 2 visas" in odd.text
+    allowed = re.compile(r"^/arenden(\?((fas|markering|sortera)=[a-z_]+&?)+)?$")
+    links = [unescape(h) for h in re.findall(r'href="(/arenden[^"]*)"', by_name)]
+    assert links and all(allowed.match(link) for link in links), links
+    assert "listan-efter" not in everything
+    listed = api.context.reads.caseload
+    monkeypatch.setattr(
+        api.context.reads,
+        "caseload",
+        lambda caller: {**listed(caller), "projection": {"position": 1, "head": 2, "behind": True}},
+    )
+    assert 'id="listan-efter"' in sf.get("/arenden").text
+
+
+def test_statistik_draws_a_chart_per_table_with_suppressed_cells_marked(api: Api) -> None:
+    enrol(api)
+    api.context.projections.catch_up()
+    granskare = Pages(api, "granskare-demo")
+    page = granskare.get("/statistik").text
+    charts = re.findall(r"<svg role=\"img\" aria-labelledby=\"([^\"]+)\"", page)
+    assert charts and all(f'<title id="{chart}">' in page for chart in charts)
+    assert len(charts) == page.count('<figure class="chart">')
+    assert "skyddad</text>" in page and "-hatch)" in page  # one participant: every count is suppressed
+    assert 'width="0"' not in page  # a suppressed number is never drawn as a zero bar
+    assert page.count("<table") >= len(charts)  # the table stays the source
