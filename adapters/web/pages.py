@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
+import json
+import re
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -199,7 +201,14 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     return templates.TemplateResponse(
         request,
         template,
-        {"user": user, "csrf": session.csrf, "nav": nav, "path": request.url.path, **values},
+        {
+            "user": user,
+            "csrf": session.csrf,
+            "nav": nav,
+            "path": request.url.path,
+            "printed": context_of(request).service.clock(),
+            **values,
+        },
         status_code=status,
     )
 
@@ -980,6 +989,15 @@ def _own_categories(agency: str) -> list[str]:
     return [top, *(f"{top}.{sub}" for sub in SUB_CATEGORIES.get(top, ()))]
 
 
+DECISION_FIELDS = ("category", "decision_type", "effective_date", "summary", "source_ref")
+
+
+def _own_decisions(view: dict[str, Any] | None, agency: str) -> list[dict[str, Any]]:
+    """The agency's own decisions still in force: the ones it may correct or retract."""
+    decisions = (view or {}).get("decisions") or []
+    return [d for d in decisions if d["agency"] == agency and d["status"] == "active"]
+
+
 def _agency_page(
     request: Request,
     caller: Caller,
@@ -989,8 +1007,10 @@ def _agency_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     missing: dict[str, str] | None = None,
+    failed: str | None = None,
 ) -> Response:
-    """Myndighetsvy: exactly what the door shows the caller's agency (one log entry), and its decision form."""
+    """Myndighetsvy: exactly what the door shows the caller's agency (one log entry), the decision form, and a
+    rättelse and a makulering form per own decision in force."""
     try:
         view: dict[str, Any] | None = ctx.reads.view(caller, participant_id)
     except NotPermitted:
@@ -1000,6 +1020,16 @@ def _agency_page(
     today = local_date(ctx.service.clock())
     agency = caller.agency.value
     own = caller.role == Role.HANDLAGGARE and caller.agency in AGENCIES
+    mine = _own_decisions(view, agency) if own else []
+    defaults: dict[str, Any] = {"effective_date": today.isoformat()}
+    for d in mine:
+        prefix = f"fix-{d['id']}-"
+        defaults |= {
+            prefix + "category": d["category"],
+            prefix + "decision_type": d["decision_type"],
+            prefix + "effective_date": words.day(d["effective_date"]),
+            prefix + "summary": d["summary"] or "",
+        }
     return render(
         request,
         "agency_view.html",
@@ -1008,11 +1038,13 @@ def _agency_page(
         view=view,
         agency=agency,
         own=own,
+        mine=mine,
         categories=_own_categories(agency) if own else [],
         decision_types=list(DECISION_TYPES.get(OWN_CATEGORY[caller.agency], {})) if own else [],
-        values=values or {"effective_date": today.isoformat()},
+        values=defaults | (values or {}),
         errors=errors or {},
         missing=missing,
+        failed=failed,
     )
 
 
@@ -1021,45 +1053,96 @@ def agency_view(request: Request, participant_id: UUID, caller: WebCaller, ctx: 
     return _agency_page(request, caller, ctx, participant_id)
 
 
-@router.post("/myndighetsvy/{participant_id}/beslut")
-def agency_decision(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
-    """Registrerar myndighetens eget beslut, genom grinden (en vägran loggas utan innehåll)."""
+def _decision_form(
+    request: Request, form: FormData, caller: Caller, ctx: Ctx, participant_id: UUID, corrects: UUID | None
+) -> Response:
+    """A new decision or a rättelse of an own one (the same fields, prefixed `fix-{id}-` for a rättelse), through
+    `adapters.recording.record_decision` and the gate (a refusal is logged without content)."""
     require_role(caller, Role.HANDLAGGARE)
-    names = ("category", "decision_type", "effective_date", "summary", "source_ref")
-    values = {name: text(form, name) for name in names}
+    prefix = "" if corrects is None else f"fix-{corrects}-"
+    values = {prefix + name: text(form, prefix + name) for name in DECISION_FIELDS}
+
+    def value(name: str) -> str:
+        return values[prefix + name]
+
     errors = Errors()
-    if values["category"] not in _own_categories(caller.agency.value):
-        errors.add("category", "Välj en av er myndighets egna kategorier.")
-    if values["decision_type"] not in DECISION_TYPES.get(OWN_CATEGORY[caller.agency], {}):
-        errors.add("decision_type", "Välj beslutstyp.")
-    effective = parse_day(form, "effective_date", errors, "beslutsdatum")
-    if not values["summary"]:
-        errors.add("summary", "Skriv en kort sammanfattning av beslutet.")
-    if not values["source_ref"]:
-        errors.add("source_ref", "Skriv beslutets referens i ert eget system.")
+    if value("category") not in _own_categories(caller.agency.value):
+        errors.add(prefix + "category", "Välj en av er myndighets egna kategorier.")
+    if value("decision_type") not in DECISION_TYPES.get(OWN_CATEGORY[caller.agency], {}):
+        errors.add(prefix + "decision_type", "Välj beslutstyp.")
+    effective = parse_day(form, prefix + "effective_date", errors, "beslutsdatum")
+    if not value("summary"):
+        errors.add(prefix + "summary", "Skriv en kort sammanfattning av beslutet.")
+    if not value("source_ref"):
+        errors.add(prefix + "source_ref", "Skriv beslutets referens i ert eget system.")
     missing = None
     if not errors and effective is not None:
         try:
-            record_decision(
+            outcome = record_decision(
                 ctx.service,
                 ctx.log,
                 caller,
                 participant_id,
-                category=values["category"],
-                decision_type=values["decision_type"],
+                category=value("category"),
+                decision_type=value("decision_type"),
                 effective_date=effective,
-                summary=values["summary"],
-                source_ref=values["source_ref"],
+                summary=value("summary"),
+                source_ref=value("source_ref"),
+                corrects=corrects,
             )
         except ConsentRequired as refused:
             grant = refused.missing
             missing = {"from": grant.discloser.value, "to": grant.recipient.value, "category": grant.category}
         except InvalidCommand as invalid:
-            field = invalid.field if invalid.field in values else "summary"
-            errors.add(field, "Kontrollera uppgiften.")
+            field = invalid.field if invalid.field in DECISION_FIELDS else "summary"
+            errors.add(prefix + field, "Kontrollera uppgiften.")
+        else:
+            if corrects is None or outcome.created:
+                return RedirectResponse(f"/myndighetsvy/{participant_id}", status_code=303)
+            errors.add(
+                prefix + "source_ref",
+                "Den referensen är redan registrerad för ett beslut. En rättelse får en ny referens i ert system.",
+            )
+    failed = None if corrects is None else f"fix-{corrects}"
+    return _agency_page(request, caller, ctx, participant_id, 400, values, errors.fields, missing, failed)
+
+
+@router.post("/myndighetsvy/{participant_id}/beslut")
+def agency_decision(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Registrerar myndighetens eget beslut, genom grinden (en vägran loggas utan innehåll)."""
+    return _decision_form(request, form, caller, ctx, participant_id, None)
+
+
+@router.post("/myndighetsvy/{participant_id}/beslut/{decision_id}/rattelse")
+def correct_decision(
+    request: Request, participant_id: UUID, decision_id: UUID, form: Form, caller: WebCaller, ctx: Ctx
+) -> Response:
+    """Rättar myndighetens eget gällande beslut: en ny version med egen referens; den gamla markeras rättad."""
+    return _decision_form(request, form, caller, ctx, participant_id, decision_id)
+
+
+@router.post("/myndighetsvy/{participant_id}/beslut/{decision_id}/makulering")
+def retract_decision(
+    request: Request, participant_id: UUID, decision_id: UUID, form: Form, caller: WebCaller, ctx: Ctx
+) -> Response:
+    """Makulerar myndighetens eget gällande beslut, med skäl (beslutet finns kvar i historiken, som återtaget)."""
+    require_role(caller, Role.HANDLAGGARE)
+    field = f"retract-{decision_id}-reason"
+    values = {field: text(form, field)}
+    errors = Errors()
+    if not values[field]:
+        errors.add(field, "Skriv varför beslutet makuleras.")
+    else:
+        try:
+            ctx.service.retract_decision(
+                participant_id, decision_id, by=caller.user_id, agency=caller.agency.value, reason=values[field]
+            )
+        except InvalidCommand:
+            errors.add(field, "Skälet är för långt: skriv det kortare (högst 2000 tecken).")
         else:
             return RedirectResponse(f"/myndighetsvy/{participant_id}", status_code=303)
-    return _agency_page(request, caller, ctx, participant_id, 400, values, errors.fields, missing)
+    failed = f"retract-{decision_id}"
+    return _agency_page(request, caller, ctx, participant_id, 400, values, errors.fields, failed=failed)
 
 
 # -- Statistik ---------------------------------------------------------------------------------------------------
@@ -1193,24 +1276,101 @@ def _cell(value: int | None) -> str:
 # -- Granskning ---------------------------------------------------------------------------------------------------
 
 
+LOG_ROWS_MAX = 500  # rows on the page; the download carries every matching entry
+LOG_SEARCH = ("deltagare", "part", "anvandare", "fran", "till")
+USER_ID = re.compile(r"[A-Za-z0-9._@:+-]{1,200}")
+
+
+def _log_filter(request: Request, errors: Errors) -> tuple[LogFilter, dict[str, str]]:
+    """The log search's filters from the query string: a participant's UUID, a party's code, a user id, dates
+    (and `till_nr`, the last seq a download covers). What is not a code, UUID or date is refused, never echoed."""
+    query = request.query_params
+    values = {name: (query.get(name) or "").strip() for name in LOG_SEARCH}
+    participant: UUID | None = None
+    if values["deltagare"]:
+        try:
+            participant = UUID(values["deltagare"])
+        except ValueError:
+            errors.add("deltagare", "Skriv deltagarens id (ett UUID, som i adressen till Deltagare).")
+            values["deltagare"] = ""
+    if values["part"] and values["part"] not in PARTY_CODES:
+        errors.add("part", "Välj en part i listan.")
+        values["part"] = ""
+    if values["anvandare"] and not USER_ID.fullmatch(values["anvandare"]):
+        errors.add("anvandare", "Skriv användarens id som det står i loggen, till exempel handlaggare-fk.")
+        values["anvandare"] = ""
+    bounds: dict[str, datetime | None] = {"fran": None, "till": None}
+    for name, label in (("fran", "från"), ("till", "till")):
+        if values[name]:
+            try:
+                given = date.fromisoformat(values[name])
+            except ValueError:
+                errors.add(name, f"Skriv {label}-datumet som ÅÅÅÅ-MM-DD.")
+                values[name] = ""
+                continue
+            # från: the start of that day in Sweden; till: the whole day included (up to the next midnight).
+            start = given if name == "fran" else given + timedelta(days=1)
+            bounds[name] = datetime.combine(start, time.min, tzinfo=words.SWEDEN)
+    if bounds["fran"] and bounds["till"] and bounds["fran"] >= bounds["till"]:
+        errors.add("fran", "Från-datumet får inte vara efter till-datumet.")
+    until_seq = query.get("till_nr") or ""
+    where = LogFilter(
+        participant_id=participant,
+        agency=values["part"] or None,
+        user_id=values["anvandare"] or None,
+        since=bounds["fran"],
+        until=bounds["till"],
+        until_seq=int(until_seq) if until_seq.isdigit() else None,
+    )
+    return where, values
+
+
 @router.get("/granskning")
-def audit(request: Request, caller: WebCaller) -> Response:
-    """Granskning: verify the log, download an export (a first start)."""
+def audit(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
+    """Granskning: search the log (GET, codes, UUIDs and dates only; one export's log entry per search), verify
+    it, download a search's export with its signed manifest."""
     if caller.role != Role.GRANSKARE:
         raise PageRefused
-    return render(request, "audit.html", result=None)
+    searched = any(name in request.query_params for name in LOG_SEARCH)
+    errors = Errors()
+    where, values = _log_filter(request, errors)
+    if not searched or errors:
+        status = 400 if errors else 200
+        return render(request, "audit.html", status, result=None, values=values, errors=errors.fields, found=None)
+    exported = ctx.reads.export(caller, where, "jsonl")
+    shown: deque[dict[str, Any]] = deque(maxlen=LOG_ROWS_MAX)
+    count = 0
+    for entry in exported.entries:
+        shown += [entry]
+        count += 1
+    kept = {k: v for k, v in values.items() if v} | {"till_nr": str(exported.last_seq)}
+    query = urlencode(kept)
+    found = {
+        "entries": list(shown),
+        "count": count,
+        "last_seq": exported.last_seq,
+        "export": f"/granskning/export.jsonl?{query}",
+        "manifest": f"/granskning/manifest.json?{query}",
+    }
+    return render(request, "audit.html", result=None, values=values, errors={}, found=found, rows_max=LOG_ROWS_MAX)
 
 
 @router.post("/granskning/kontroll")
 def verify(request: Request, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
     """Checks the whole live log (logged by the door) and shows the result."""
-    return render(request, "audit.html", result=ctx.reads.verify(caller))
+    result = ctx.reads.verify(caller)
+    return render(request, "audit.html", result=result, values={}, errors={}, found=None)
 
 
 @router.get("/granskning/export.jsonl")
 def export(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
-    """The whole disclosure log as JSON lines (the export is logged first and covers its own entry)."""
-    exported = ctx.reads.export(caller, LogFilter(), "jsonl")
+    """The matching entries as JSON lines, up to `till_nr` when given (the export is logged first and, without
+    `till_nr`, covers its own entry); no filter: the whole log."""
+    errors = Errors()
+    where, _ = _log_filter(request, errors)
+    if errors:
+        return error_page(request, 400, "Fel sökning", "Sökningen har ett fel. Gör om den på sidan Granskning.")
+    exported = ctx.reads.export(caller, where, "jsonl")
     return StreamingResponse(
         exported.lines,
         media_type="application/x-ndjson",
@@ -1218,4 +1378,21 @@ def export(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
             "X-Samverkan-Until-Seq": str(exported.last_seq),
             "Content-Disposition": f'attachment; filename="utlamnandelogg-{exported.last_seq}.jsonl"',
         },
+    )
+
+
+@router.get("/granskning/manifest.json")
+def manifest(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
+    """The signed manifest of the export with the same filters and `till_nr` (count, first and last entry, the
+    export's SHA-256, an Ed25519 signature)."""
+    errors = Errors()
+    where, _ = _log_filter(request, errors)
+    if errors:
+        return error_page(request, 400, "Fel sökning", "Sökningen har ett fel. Gör om den på sidan Granskning.")
+    signed = ctx.reads.manifest(caller, where, "jsonl")
+    last = where.until_seq if where.until_seq is not None else signed.get("last_seq")
+    return Response(
+        json.dumps(signed, ensure_ascii=False, indent=2, default=str),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="utlamnandelogg-{last}.manifest.json"'},
     )

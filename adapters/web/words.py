@@ -55,6 +55,35 @@ EVENTS = {
     "CaseClosed": "Avslut",
     "PersonalDataErased": "Personuppgifter raderade",
 }
+# The disclosure log's entry kinds, outcomes and purposes (adapters/disclosure_log.py, adapters/access.py).
+LOG_KINDS = {
+    "view": "visning",
+    "view-refused": "nekad läsning",
+    "overview": "översikt",
+    "reconstruction": "rekonstruktion",
+    "timeline": "tidslinje",
+    "caseload": "ärendelista",
+    "consents-read": "samtycken lästa",
+    "search": "sökning",
+    "extract": "registerutdrag",
+    "statistics": "statistik",
+    "export": "export",
+    "manifest": "manifest",
+    "verify": "kontroll",
+    "recording-refused": "nekad registrering",
+    "erasure": "radering",
+}
+LOG_OUTCOMES = {"disclosed": "utlämnat", "refused": "nekat", "not-found": "hittades inte", "erased": "raderat"}
+PURPOSES = {
+    "samordning": "samordning",
+    "handlaggning": "handläggning",
+    "uppfoljning": "uppföljning",
+    "granskning": "granskning",
+    "registerutdrag": "registerutdrag",
+    "nodatkomst": "nödåtkomst",
+    "drift": "drift",
+    "import": "import",
+}
 MEETING_OUTCOMES = {"held": "genomfört", "missed": "uteblivet"}
 GENDERS = {"female": "kvinna", "male": "man"}
 # The catalogue's codes (coordination/catalogue.py, docs/catalogue.md) in the samordnare's words.

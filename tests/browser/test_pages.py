@@ -49,6 +49,25 @@ class Person:
             self.page.screenshot(path=str(SHOTS / f"{shot}.png"))
 
 
+def printed(page: Any, shot: str) -> None:
+    """The page as printed: A4 (from the stylesheet), the förbund's name and the date on top, no navigation, forms
+    or folded forms; a screenshot of the print view."""
+    page.emulate_media(media="print")
+    try:
+        header = page.locator(".print-header")
+        assert header.is_visible() and "Samordningsförbundet" in header.inner_text()
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", header.inner_text())
+        assert not page.locator(".site-header").is_visible() and not page.locator(".site-footer").is_visible()
+        hidden = "() => [...document.querySelectorAll('form, details, nav')].every(e => e.offsetParent === null)"
+        assert page.evaluate(hidden)
+        pdf = page.pdf(prefer_css_page_size=True, print_background=False)
+        assert pdf.startswith(b"%PDF") and re.search(rb"/MediaBox \[0 0 59[45][.\d]* 84[12]", pdf)  # A4, in points
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+    finally:
+        page.emulate_media(media="screen")
+
+
 def test_the_pages_from_sign_in_to_verification(server: str, browser: Any) -> None:
     urls: list[str] = []
     sf = Person(browser, server, urls)
@@ -163,18 +182,56 @@ def test_the_pages_from_sign_in_to_verification(server: str, browser: Any) -> No
     assert "Sjukpenning beviljad" not in af.page.content()
     af.check()
 
-    # A granskare verifies the log; Statistik shows its tables.
+    # FK's own decision: the rättelse form (refused now: the consent is gone, and the page names it), then the
+    # makulering, with an error first.
+    fk.page.goto(agency_view)
+    item = fk.page.locator("tr[data-item^='decision:']").get_attribute("data-item") or ""
+    decision = item.split(":", 1)[1]
+    for summary in fk.page.locator("details[data-decision] > summary").all():
+        summary.click()
+    fk.check("myndighetsvy-rattelse")  # every form unfolded
+    fk.page.locator(f"#fix-{decision}-summary").fill("")
+    fk.page.get_by_role("button", name="Spara rättelsen").click()
+    assert fk.page.locator(f".error-summary a[href='#fix-{decision}-summary']").count() == 1
+    assert fk.page.locator(f"#fix-{decision}-summary-error").is_visible()
+    fk.check()
+    fk.page.locator(f"#fix-{decision}-summary").fill("Sjukpenning på heltid")
+    fk.page.locator(f"#fix-{decision}-source_ref").fill("FK-2026-0002")
+    fk.page.get_by_role("button", name="Spara rättelsen").click()
+    assert fk.page.locator("#samtycke-saknas").count() == 1
+    fk.page.get_by_text("Makulera beslutet:").click()
+    fk.page.locator(f"#retract-{decision}-reason").fill("Registrerat på fel deltagare")
+    fk.page.get_by_role("button", name="Makulera beslutet", exact=True).click()
+    assert "återtaget" in fk.page.locator(f"tr[data-item='decision:{decision}']").inner_text()
+    assert fk.page.locator("details[data-decision]").count() == 0
+    fk.check()
+
+    # A granskare verifies the log, searches it for the participant and prints the result.
     granskare = Person(browser, server, urls)
     granskare.sign_in("granskare-demo")
     assert granskare.page.url.endswith("/granskning")
     granskare.page.get_by_role("button", name="Kontrollera loggen").click()
     assert "Loggen är hel" in granskare.page.locator("#kontroll-resultat").inner_text()
     granskare.check("granskning")
+    granskare.page.get_by_label("Deltagare").fill(participant.rsplit("/", 1)[1])
+    granskare.page.get_by_label("Part").select_option("AF")
+    granskare.page.get_by_role("button", name="Sök", exact=True).click()
+    rows = granskare.page.locator("#loggposter tbody tr[data-seq]")
+    assert rows.count() >= 2 and "handlaggare-af" in rows.first.inner_text()
+    assert granskare.page.locator("#ladda-ner-manifest").count() == 1
+    granskare.check("granskning-sok")
+    printed(granskare.page, "granskning-utskrift")
+    assert granskare.page.locator("#loggposter").is_visible()
     granskare.page.get_by_role("link", name="Statistik").click()
     assert granskare.page.locator("table caption").count() >= 1
     charts = granskare.page.locator("svg[role='img']")
     assert charts.count() >= 1 and charts.first.get_attribute("aria-labelledby")
     granskare.check("statistik")
+
+    # The Deltagare page prints without navigation and forms.
+    sf.page.goto(participant)
+    printed(sf.page, "deltagare-utskrift")
+    assert sf.page.locator("#tidslinje").is_visible()
 
     # Signing out is a POST with the session's CSRF token.
     granskare.page.get_by_role("button", name="Logga ut").click()

@@ -4,6 +4,7 @@ in a URL; the cookie's flags."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from html import unescape
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
+from adapters.audit_export import verify_export
 from adapters.disclosure_log import LogFilter
 from adapters.http.app import build_context, create_app
 from adapters.settings import Settings
@@ -139,8 +141,63 @@ def test_fk_records_its_decision_and_a_missing_consent_is_named(api: Api) -> Non
     assert "Sjukpenning beviljad på halvtid" in fk.get(f"/myndighetsvy/{pid}").text
 
 
+def test_fk_corrects_and_retracts_its_own_decision(api: Api, pid: str) -> None:
+    fk_api = api.as_("handlaggare", "FK", sub="handlaggare-fk")
+    original = fk_api.get(f"/api/v1/participants/{pid}/view").json()["decisions"][0]
+    fk = Pages(api, "handlaggare-fk")
+    page = fk.get(f"/myndighetsvy/{pid}")
+    fix, retract = f"fix-{original['id']}-", f"retract-{original['id']}-reason"
+    assert f'action="/myndighetsvy/{pid}/beslut/{original["id"]}/rattelse"' in page.text
+    assert f'action="/myndighetsvy/{pid}/beslut/{original["id"]}/makulering"' in page.text
+    assert f'id="{fix}summary"' in page.text and original["summary"] in page.text  # the form starts from it
+    # AF sees the decision but has no form for it, and may not retract it.
+    af = Pages(api, "handlaggare-af")
+    assert "/rattelse" not in af.get(f"/myndighetsvy/{pid}").text
+    origin = f"/myndighetsvy/{pid}"
+    refused = af.post(f"{origin}/beslut/{original['id']}/makulering", {retract: "fel"}, origin=origin)
+    assert refused.status_code == 403
+
+    form = {
+        f"{fix}category": "insurance",
+        f"{fix}decision_type": "sjukpenning",
+        f"{fix}effective_date": today().isoformat(),
+        f"{fix}summary": "",
+        f"{fix}source_ref": "FK-1-R",
+    }
+    correction = f"{origin}/beslut/{original['id']}/rattelse"
+    head = api.context.reads.projections.head()
+    bad = fk.post(correction, form, origin=origin)
+    assert bad.status_code == 400
+    assert f'href="#{fix}summary"' in bad.text and f'id="{fix}summary-error"' in bad.text
+    assert 'value="FK-1-R"' in bad.text and f'data-decision="{original["id"]}" open' in bad.text
+    same_ref = fk.post(correction, {**form, f"{fix}summary": "Heltid", f"{fix}source_ref": "FK-1"}, origin=origin)
+    assert same_ref.status_code == 400 and f'id="{fix}source_ref-error"' in same_ref.text
+    assert api.context.reads.projections.head() == head  # nothing written
+    done = fk.post(correction, {**form, f"{fix}summary": "Sjukpenning på heltid"}, origin=origin)
+    assert done.status_code == 303 and done.headers["location"] == origin
+    decisions = {d["id"]: d for d in fk_api.get(f"/api/v1/participants/{pid}/view").json()["decisions"]}
+    assert decisions[original["id"]]["status"] == "corrected"
+    corrected = next(d for d in decisions.values() if d["corrects"] == original["id"])
+    assert corrected["status"] == "active" and corrected["summary"] == "Sjukpenning på heltid"
+    page = fk.get(origin)
+    assert f"/beslut/{original['id']}/" not in page.text and f"/beslut/{corrected['id']}/makulering" in page.text
+
+    retraction = f"{origin}/beslut/{corrected['id']}/makulering"
+    reason = f"retract-{corrected['id']}-reason"
+    empty = fk.post(retraction, {reason: " "}, origin=origin)
+    assert empty.status_code == 400 and f'href="#{reason}"' in empty.text and f'id="{reason}-error"' in empty.text
+    gone = fk.post(retraction, {reason: "Registrerat på fel deltagare"}, origin=origin)
+    assert gone.status_code == 303
+    decisions = {d["id"]: d for d in fk_api.get(f"/api/v1/participants/{pid}/view").json()["decisions"]}
+    assert decisions[corrected["id"]]["status"] == "retracted" and decisions[corrected["id"]]["summary"] is None
+    page = fk.get(origin)
+    assert "/makulering" not in page.text and "återtaget" in page.text
+
+
 def test_every_post_form_refuses_a_missing_or_wrong_csrf_token_and_writes_nothing(api: Api, pid: str) -> None:
     consent_id = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()[0]["id"]
+    fk_api = api.as_("handlaggare", "FK", sub="handlaggare-fk")
+    decision_id = fk_api.get(f"/api/v1/participants/{pid}/view").json()["decisions"][0]["id"]
     forms: dict[str | None, list[tuple[str, dict[str, Any]]]] = {
         "samordnare-demo": [
             ("/sok", {"personnummer": ANNA["personnummer"]}),
@@ -159,7 +216,11 @@ def test_every_post_form_refuses_a_missing_or_wrong_csrf_token_and_writes_nothin
             (f"/deltagare/{pid}/avslut", {"close-outcome": "work"}),
             ("/logga-ut", {}),
         ],
-        "handlaggare-fk": [(f"/myndighetsvy/{pid}/beslut", {"category": "insurance", "source_ref": "FK-9"})],
+        "handlaggare-fk": [
+            (f"/myndighetsvy/{pid}/beslut", {"category": "insurance", "source_ref": "FK-9"}),
+            (f"/myndighetsvy/{pid}/beslut/{decision_id}/rattelse", {f"fix-{decision_id}-source_ref": "FK-9"}),
+            (f"/myndighetsvy/{pid}/beslut/{decision_id}/makulering", {f"retract-{decision_id}-reason": "fel"}),
+        ],
         "granskare-demo": [("/granskning/kontroll", {})],
         None: [("/logga-in", {"anvandare": "samordnare-demo"})],
     }
@@ -231,6 +292,60 @@ def test_roles_see_their_pages_and_are_refused_others(api: Api, pid: str) -> Non
     csv = granskare.get("/statistik.csv")
     assert csv.content.startswith(b"\xef\xbb\xbf") and b";" in csv.content
     assert granskare.get("/statistik", params={"fran": "igår"}).status_code == 400
+
+
+def test_granskning_searches_the_log_and_downloads_the_export_with_its_manifest(api: Api, pid: str) -> None:
+    Pages(api, "handlaggare-af").get(f"/myndighetsvy/{pid}")  # a view to find
+    granskare = Pages(api, "granskare-demo")
+    before = api.context.log.head()[0]
+    page = granskare.get("/granskning")
+    assert page.status_code == 200 and 'id="loggposter"' not in page.text
+    assert api.context.log.head()[0] == before  # the empty form reads nothing
+
+    # Wrong values: errors beside the fields, nothing read, nothing echoed.
+    bad = granskare.get("/granskning", params={"deltagare": "Annika", "part": "XX", "fran": "igår", "anvandare": "a b"})
+    assert bad.status_code == 400 and api.context.log.head()[0] == before
+    for field in ("deltagare", "part", "anvandare", "fran"):
+        assert f'href="#{field}"' in bad.text and f'id="{field}-error"' in bad.text
+    assert "Annika" not in bad.text and "igår" not in bad.text
+
+    day = today().isoformat()
+    query = {"deltagare": pid, "part": "AF", "anvandare": "handlaggare-af", "fran": day, "till": day}
+    found = granskare.get("/granskning", params=query)
+    assert found.status_code == 200, found.text
+    assert api.context.log.head()[0] == before + 1  # one entry per search: the export's own
+    search_entry = entries(api)[-1]
+    assert search_entry["kind"] == "export" and search_entry["details"]["filters"]["agency"] == "AF"
+    rows = re.findall(r'<tr data-seq="(\d+)">', found.text)
+    expected = [
+        e
+        for e in entries(api)
+        if e["participant_id"] == pid and e["agency"] == "AF" and e["user_id"] == "handlaggare-af"
+    ]
+    assert [int(r) for r in rows] == [e["seq"] for e in expected] and expected
+    assert "visning" in found.text and "handläggning" in found.text and "Arbetsförmedlingen" in found.text
+    for header in ("Nr", "Tid", "Typ", "Användare", "Part", "Roll", "Deltagare", "Syfte", "Utfall", "Kategorier"):
+        assert f'<th scope="col">{header}</th>' in found.text
+    none = granskare.get("/granskning", params={"deltagare": pid, "part": "REGION"})
+    assert none.status_code == 200 and "Inga poster." in none.text
+
+    # Both downloads describe the same entries, up to the search's own entry; the manifest verifies the file.
+    last = search_entry["seq"]
+    links = dict(
+        (name, unescape(href)) for href, name in re.findall(r'href="([^"]+)" id="ladda-ner-(\w+)"', found.text)
+    )
+    export_href, manifest_href = links["export"], links["manifest"]
+    assert f"till_nr={last}" in export_href and f"till_nr={last}" in manifest_href
+    exported = granskare.get(export_href)
+    assert exported.status_code == 200 and exported.headers["x-samverkan-until-seq"] == str(last)
+    assert [json.loads(line)["seq"] for line in exported.text.splitlines()] == [e["seq"] for e in expected]
+    signed = granskare.get(manifest_href)
+    assert signed.status_code == 200 and "attachment" in signed.headers["content-disposition"]
+    manifest = signed.json()
+    assert manifest["count"] == len(expected) and manifest["filters"]["until_seq"] == last
+    public_key = api.context.reads.signer.public_key
+    assert verify_export(exported.text, "jsonl", manifest, public_key).ok
+    assert Pages(api, "samordnare-demo").get("/granskning/manifest.json").status_code == 403
 
 
 def test_consent_forms_on_the_deltagare_page(api: Api) -> None:
