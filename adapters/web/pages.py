@@ -330,6 +330,17 @@ CASE_ORDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 @router.get("/arenden")
 def caseload(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
     """Ärenden: open cases, filtered by phase or marker and sorted by links whose parameters are codes only."""
+    return _caseload_page(request, caller, ctx, None)
+
+
+@router.post("/arenden")
+def caseload_by_name(request: Request, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Ärenden narrowed to the cases whose name holds what was typed (sent in the body: a name never goes in a
+    URL); the list is read, and logged, as a whole, and narrowed here."""
+    return _caseload_page(request, caller, ctx, text(form, "namn") or None)
+
+
+def _caseload_page(request: Request, caller: Caller, ctx: Ctx, name: str | None) -> Response:
     listed = ctx.reads.caseload(caller)
     query = request.query_params
     chosen = {
@@ -350,6 +361,9 @@ def caseload(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
         if chosen["fas"] in (None, c["phase"])
         and (chosen["markering"] is None or chosen["markering"] in c["marker_codes"])
     ]
+    if name is not None:
+        wanted = name.casefold().split()
+        shown = [c for c in shown if all(part in " ".join(_name_key(c)) for part in wanted)]
     shown.sort(key=CASE_ORDERS[str(chosen["sortera"])])
 
     def link(**changes: str | None) -> str:
@@ -367,6 +381,7 @@ def caseload(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
         counts=counts,
         link=link,
         phases=PHASE_ORDER,
+        name=name,
     )
 
 
@@ -584,7 +599,7 @@ def uuid_field(form: FormData, name: str, errors: Errors, message: str) -> UUID:
         return UUID(int=0)
 
 
-CONSENT_FIELDS = {"grants": "grant-FK-SF", "form": "form-written"}
+CONSENT_FIELDS = {"grants": "grant-FK-SF", "form": "form-written", "guardian": "guardian_1", "guardians": "guardian_1"}
 
 
 @router.post("/deltagare/{participant_id}/samtycke")
@@ -592,7 +607,17 @@ def record_consent(request: Request, participant_id: UUID, form: Form, caller: W
     """Registrerar ett samtycke: skriftligt med dokumentreferens, eller muntligt bevittnat."""
     require_role(caller, Role.SAMORDNARE)
     values: dict[str, Any] = {
-        name: text(form, name) for name in ("purpose", "valid_from", "valid_until", "form", "document_ref", "witness")
+        name: text(form, name)
+        for name in (
+            "purpose",
+            "valid_from",
+            "valid_until",
+            "form",
+            "document_ref",
+            "witness",
+            "guardian_1",
+            "guardian_2",
+        )
     }
     values["grant"] = [g for g in form.getlist("grant") if isinstance(g, str)]
     errors = Errors()
@@ -626,6 +651,7 @@ def record_consent(request: Request, participant_id: UUID, form: Form, caller: W
                 form=values["form"],
                 witness=values["witness"] or None if values["form"] == "oral" else None,
                 document_ref=values["document_ref"] or None if values["form"] == "written" else None,
+                guardians=[g for g in (values["guardian_1"], values["guardian_2"]) if g],
             )
         except InvalidCommand as invalid:
             errors.add(CONSENT_FIELDS.get(invalid.field, invalid.field), _consent_message(invalid.field))
@@ -638,8 +664,8 @@ def _consent_message(field: str) -> str:
     return {
         "grants": "En part kan bara lämna sina egna uppgifter, och inte till sig själv.",
         "valid_until": "Giltigt till får inte vara före giltigt från, och ett samtycke gäller högst 12 månader.",
-        "guardian": "Deltagaren är under 18 år: vårdnadshavarens samtycke kan inte registreras här ännu.",
-        "guardians": "Deltagaren är under 18 år: vårdnadshavarens samtycke kan inte registreras här ännu.",
+        "guardian": "Deltagaren är under 18 år: skriv namnet på den vårdnadshavare (eller de två) som samtycker.",
+        "guardians": "Ange en eller två vårdnadshavare.",
     }.get(field, "Kontrollera uppgiften.")
 
 

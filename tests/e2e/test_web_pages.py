@@ -23,7 +23,7 @@ from adapters.settings import Settings
 from adapters.storage import Storage
 from tests.e2e.conftest import Api
 from tests.e2e.scenario import consent_body, decision_body, enrol
-from tests.support import ANNA, today
+from tests.support import ANNA, enrol_minor, today
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ITEM = re.compile(r'data-item="([^"]+)"')
@@ -582,3 +582,40 @@ def test_statistik_draws_a_chart_per_table_with_suppressed_cells_marked(api: Api
     assert "skyddad</text>" in page and "-hatch)" in page  # one participant: every count is suppressed
     assert 'width="0"' not in page  # a suppressed number is never drawn as a zero bar
     assert page.count("<table") >= len(charts)  # the table stays the source
+
+
+def test_arenden_searches_by_name_in_the_body_never_the_url(api: Api, pid: str) -> None:
+    other = enrol(api, personnummer="19900101-0017", given_name="Bo", family_name="Berg")
+    api.context.projections.catch_up()
+    sf = Pages(api, "samordnare-demo")
+    token = sf.csrf("/arenden")
+    before = api.context.log.head()[0]
+    found = sf.post("/arenden", {"namn": "lindqvist"}, token=token)
+    assert found.status_code == 200 and "lindqvist" not in str(found.url).lower()
+    assert f"/deltagare/{pid}" in found.text and f"/deltagare/{other}" not in found.text
+    assert [e["kind"] for e in entries(api)[before:]] == ["caseload"]
+    assert sf.post("/arenden", {"namn": "berg bo"}, token=token).text.count("/deltagare/") >= 1
+    assert f"/deltagare/{pid}" not in sf.post("/arenden", {"namn": "berg"}, token=token).text
+    assert sf.post("/arenden", {"namn": "lindqvist"}, token=None).status_code == 403
+
+
+def test_a_minors_consent_on_the_deltagare_page_names_one_or_two_guardians(api: Api) -> None:
+    minor = api.context.service
+    pid = str(enrol_minor(minor, today()))
+    sf = Pages(api, "samordnare-demo")
+    origin = f"/deltagare/{pid}"
+    form = {
+        "grant": ["FK:SF"],
+        "purpose": "Samordnad rehabilitering",
+        "valid_from": today().isoformat(),
+        "valid_until": today().isoformat(),
+        "form": "written",
+        "document_ref": "DOC-M",
+    }
+    refused = sf.post(f"/deltagare/{pid}/samtycke", form, origin=origin)
+    assert refused.status_code == 400 and 'id="guardian_1-error"' in refused.text
+    both = {**form, "guardian_1": "Karin Vårdnadshavare", "guardian_2": "Per Vårdnadshavare"}
+    assert sf.post(f"/deltagare/{pid}/samtycke", both, origin=origin).status_code == 303
+    (consent,) = api.samordnare.get(f"/api/v1/participants/{pid}/consents").json()
+    assert consent["guardians"] == ["Karin Vårdnadshavare", "Per Vårdnadshavare"]
+    assert "vårdnadshavare Karin Vårdnadshavare och Per Vårdnadshavare" in sf.get(origin).text
