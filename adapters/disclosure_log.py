@@ -34,6 +34,7 @@ CASELOAD = "caseload"
 CONSENTS_READ = "consents-read"
 SEARCH = "search"
 EXTRACT = "extract"
+RECEIPT = "receipt"  # a consent receipt (JSON or PDF) handed out for the participant
 STATISTICS = "statistics"
 EXPORT = "export"
 MANIFEST = "manifest"

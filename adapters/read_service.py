@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import orjson
 
@@ -27,6 +27,7 @@ from adapters.disclosure_log import (
     EXTRACT,
     MANIFEST,
     OVERVIEW,
+    RECEIPT,
     RECONSTRUCTION,
     SEARCH,
     STATISTICS,
@@ -57,6 +58,34 @@ T = TypeVar("T")
 TIMELINE_PROJECTION = TimelineProjection.name
 CASES_PROJECTION = CasesProjection.name
 
+# -- what a consent receipt says besides the consent (docs/receipts.md) --
+# The parties' full Swedish names as a receipt gives them. The förbund's and the region's own names are not
+# configured yet: these are the generic names (docs/receipts.md, "Left to do").
+PARTY_NAMES: dict[str, str] = {
+    "FK": "Försäkringskassan",
+    "AF": "Arbetsförmedlingen",
+    "REGION": "Regionen (hälso- och sjukvården)",
+    "KOMMUN": "Kommunen (socialtjänsten)",
+    "SF": "Samordningsförbundet",
+}
+# How the participant withdraws a consent: a fixed text, the same on every receipt.
+HOW_TO_WITHDRAW = (
+    "Kontakta samordnaren på samordningsförbundet, muntligt eller skriftligt, och säg vilket samtycke (eller vilka "
+    "delar av det) du vill återkalla. Återkallelsen gäller från den stund den registreras: därefter får uppgifterna "
+    "inte längre lämnas ut med stöd av samtycket. Det som redan har lämnats ut före återkallelsen påverkas inte. "
+    "Du får ett nytt kvitto som visar återkallelsen."
+)
+# The controllers' contact: a placeholder until the förbund's contact is configured (docs/receipts.md).
+CONTROLLERS_CONTACT = (
+    "Varje myndighet ansvarar för sina egna uppgifter; samordningsförbundet för samordningens uppgifter. "
+    "Kontaktuppgifter till personuppgiftsansvariga och dataskyddsombud lämnas av samordnaren."
+)
+# What lets the agencies share despite secrecy: the participant's own waiver.
+LEGAL_BASIS = "Samtycke: den enskilde efterger sekretessen (offentlighets- och sekretesslagen 12 kap. 2 §)"
+RECEIPT_STANDARD = "ISO/IEC 27560"
+# Receipt ids (UUID 5): the same consent version always has the same receipt id.
+RECEIPT_NAMESPACE = UUID("5a7e3c1e-0b1d-4c8e-9f27-27560a000001")
+
 # Which roles may make each read (API.md, "Reading" and "Audit").
 READERS: dict[str, tuple[Role, ...]] = {
     VIEW: (Role.SAMORDNARE, Role.HANDLAGGARE),
@@ -67,6 +96,7 @@ READERS: dict[str, tuple[Role, ...]] = {
     CONSENTS_READ: (Role.SAMORDNARE,),
     SEARCH: (Role.SAMORDNARE, Role.HANDLAGGARE),
     EXTRACT: (Role.SAMORDNARE,),
+    RECEIPT: (Role.SAMORDNARE,),
     STATISTICS: (Role.SAMORDNARE, Role.GRANSKARE),
     EXPORT: (Role.GRANSKARE,),
     MANIFEST: (Role.GRANSKARE,),
@@ -252,8 +282,42 @@ class ReadService:
         """The participant's log extract: who saw what of theirs, when, under which consent."""
         self._require_role(caller, EXTRACT, participant_id)
         self._load(caller, EXTRACT, participant_id, None, lambda: self.service.get_case(participant_id))
+        entries = self._extract_entries(participant_id)
+        self._append(caller, EXTRACT, participant_id, [], details={"entries": len(entries)})
+        return {"participant_id": participant_id, "entries": entries}
+
+    def extract_document(self, caller: Caller, participant_id: UUID, fmt: str = "pdf") -> dict[str, Any]:
+        """The participant's log extract as a document to hand over: the same entries as `extract`, with the
+        participant's name and the instant it was made; one `extract` entry that records the format."""
+        self._require_role(caller, EXTRACT, participant_id)
+        case = self._load(caller, EXTRACT, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        entries = self._extract_entries(participant_id)
+        self._append(caller, EXTRACT, participant_id, [], details={"entries": len(entries), "format": fmt})
+        return {"participant": self._participant(case), "issued_at": now, "entries": entries}
+
+    def receipt(self, caller: Caller, participant_id: UUID, consent_id: UUID, fmt: str = "json") -> dict[str, Any]:
+        """The receipt of one consent as it stands now (ISO/IEC 27560 fields, docs/receipts.md): its version is
+        the consent's, so a withdrawal gives an updated receipt. One `receipt` entry that records the format."""
+        self._require_role(caller, RECEIPT, participant_id)
+        case = self._load(caller, RECEIPT, participant_id, None, lambda: self.service.get_case(participant_id))
+        consent = self._load(caller, RECEIPT, participant_id, None, lambda: case.consent(consent_id))
+        now = self.service.clock()
+        body = _receipt(self._consent_body(case, consent, now), self._participant(case), now)
+        self._append(
+            caller,
+            RECEIPT,
+            participant_id,
+            [Disclosed(consent.id, "SF", "coordination", None, None)],
+            details={"consent_id": str(consent.id), "version": consent.version, "format": fmt},
+        )
+        return body
+
+    def _extract_entries(self, participant_id: UUID) -> list[dict[str, Any]]:
+        """The log's entries about the participant as an extract shows them (of an entry about several, only the
+        item about this one)."""
         keys = ("seq", "recorded_at", "kind", "user_id", "agency", "role", "purpose", "outcome", "as_of")
-        entries = [
+        return [
             {
                 **{k: e.get(k) for k in keys},
                 "disclosed": [d for d in e.get("disclosed", []) if _about(d, participant_id, e)],
@@ -261,8 +325,6 @@ class ReadService:
             }
             for e in self.log.entries(LogFilter(participant_id=participant_id))
         ]
-        self._append(caller, EXTRACT, participant_id, [], details={"entries": len(entries)})
-        return {"participant_id": participant_id, "entries": entries}
 
     def statistics(self, caller: Caller, period_from: date, period_to: date) -> dict[str, figures.Table]:
         """The follow-up tables for the period, protected together (docs/statistics.md)."""
@@ -624,6 +686,47 @@ def _item(
         "recorded_at": recorded_at,
         "consent_id": None if ref is None else ref.consent_id,
         "consent_version": None if ref is None else ref.version,
+    }
+
+
+def _receipt(consent: dict[str, Any], participant: dict[str, Any], issued_at: datetime) -> dict[str, Any]:
+    """A consent receipt from a consent's body (`_consent_body`) and the participant (`_participant`)."""
+
+    def party(code: str) -> dict[str, str]:
+        return {"code": code, "name": PARTY_NAMES.get(code, code)}
+
+    grants = consent["grants"]
+    codes = list(dict.fromkeys(code for g in grants for code in (g["from_"], g["to"])))
+    return {
+        "receipt_id": uuid5(RECEIPT_NAMESPACE, f"{consent['id']}:{consent['version']}"),
+        "standard": RECEIPT_STANDARD,
+        "language": "sv",
+        "jurisdiction": "SE",
+        "consent_id": consent["id"],
+        "version": consent["version"],
+        "issued_at": issued_at,
+        "status": consent["status"],
+        "recorded_at": consent["recorded_at"],
+        "participant": {k: participant[k] for k in ("id", "given_name", "family_name", "personnummer", "birth_date")},
+        "parties": [party(code) for code in codes],
+        "grants": [
+            {
+                "discloser": party(g["from_"]),
+                "recipient": party(g["to"]),
+                "category": g["category"],
+                "status": g["status"],
+                "withdrawn_at": g["withdrawn_at"],
+            }
+            for g in grants
+        ],
+        "purposes": [consent["purpose"]],
+        "categories": sorted({g["category"] for g in grants}),
+        "period": {"valid_from": consent["valid_from"], "valid_until": consent["valid_until"]},
+        "form": {"kind": consent["form"], "document_ref": consent["document_ref"], "witness": consent["witness"]},
+        "guardians": consent["guardians"],
+        "legal_basis": LEGAL_BASIS,
+        "how_to_withdraw": HOW_TO_WITHDRAW,
+        "controllers_contact": CONTROLLERS_CONTACT,
     }
 
 

@@ -293,6 +293,63 @@ class DisclosureExtract(Public):
     entries: list[dict[str, Any]]
 
 
+class PartyPublic(Public):
+    code: str
+    name: str  # the agency's full Swedish name
+
+
+class ReceiptGrant(Public):
+    discloser: PartyPublic
+    recipient: PartyPublic
+    category: str
+    status: Literal["active", "withdrawn", "pending", "expired"]
+    withdrawn_at: datetime | None
+
+
+class ReceiptParticipant(Public):
+    id: UUID
+    given_name: str | None
+    family_name: str | None
+    personnummer: str | None
+    birth_date: date | None = None  # a reserve identity's (enrolled without a number)
+
+
+class ReceiptPeriod(Public):
+    valid_from: date
+    valid_until: date
+
+
+class ReceiptForm(Public):
+    kind: Literal["written", "oral"]
+    document_ref: str | None
+    witness: str | None
+
+
+class ConsentReceipt(Public):
+    """A consent receipt (ISO/IEC 27560 fields, docs/receipts.md); `version` is the consent's."""
+
+    receipt_id: UUID
+    standard: str
+    language: str
+    jurisdiction: str
+    consent_id: UUID
+    version: int
+    issued_at: datetime
+    status: Literal["active", "expired", "withdrawn", "pending"]
+    recorded_at: datetime
+    participant: ReceiptParticipant
+    parties: list[PartyPublic]
+    grants: list[ReceiptGrant]
+    purposes: list[str | None]
+    categories: list[str]
+    period: ReceiptPeriod
+    form: ReceiptForm
+    guardians: list[str]
+    legal_basis: str
+    how_to_withdraw: str
+    controllers_contact: str
+
+
 class ReconstructedItem(Public):
     """One item a party could see at an instant: never its content."""
 

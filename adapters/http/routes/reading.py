@@ -1,5 +1,6 @@
-"""Reading: the caller's agency view (now, or as of an instant) and the participant's disclosure extract. The read
-door (adapters/read_service.py) decides and logs; these routes only translate."""
+"""Reading: the caller's agency view (now, or as of an instant), the participant's disclosure extract and consent
+receipts (JSON, or PDF for the participant to keep). The read door (adapters/read_service.py) decides and logs;
+these routes only translate (the PDFs are laid out by adapters/documents.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
+from adapters import documents
 from adapters.http.context import CallerDep, Ctx
-from adapters.http.schemas import DisclosureExtract, ViewPublic
+from adapters.http.schemas import ConsentReceipt, DisclosureExtract, ViewPublic
 
 router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["reading"])
 
@@ -39,3 +41,36 @@ def view(
 def disclosures(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> DisclosureExtract:
     """The participant's log extract: who saw what of theirs, when, and under which consent."""
     return DisclosureExtract.model_validate(ctx.reads.extract(caller, participant_id))
+
+
+PDF = {200: {"content": {"application/pdf": {}}, "description": "A PDF in Swedish for the participant to keep"}}
+
+
+def _pdf(content: bytes, name: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/disclosures.pdf", response_class=Response, responses=PDF)
+def disclosures_pdf(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
+    """The participant's log extract as a PDF in Swedish: the same entries as `/disclosures`, in Swedish time."""
+    extract = ctx.reads.extract_document(caller, participant_id, "pdf")
+    return _pdf(documents.extract_pdf(extract), documents.filename("registerutdrag", extract["issued_at"]))
+
+
+@router.get("/consents/{consent_id}/receipt", response_model=ConsentReceipt)
+def consent_receipt(participant_id: UUID, consent_id: UUID, caller: CallerDep, ctx: Ctx) -> ConsentReceipt:
+    """The receipt of one consent as it stands now (ISO/IEC 27560 fields); its version is the consent's, so a
+    withdrawal gives an updated receipt."""
+    return ConsentReceipt.model_validate(ctx.reads.receipt(caller, participant_id, consent_id, "json"))
+
+
+@router.get("/consents/{consent_id}/receipt.pdf", response_class=Response, responses=PDF)
+def consent_receipt_pdf(participant_id: UUID, consent_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
+    """The consent receipt as a PDF in Swedish for the participant to keep."""
+    receipt = ctx.reads.receipt(caller, participant_id, consent_id, "pdf")
+    name = documents.filename(f"samtyckeskvitto-v{receipt['version']}", receipt["issued_at"])
+    return _pdf(documents.receipt_pdf(receipt), name)
