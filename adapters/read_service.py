@@ -200,15 +200,16 @@ class ReadService:
         past = self._load(
             caller, RECONSTRUCTION, participant_id, at, lambda: self.service.case_as_of(participant_id, at)
         )
-        consents = list(past.consents.values())
+        # What the party could see then: the consents and the blocks (spärr) in force at the instant.
+        consents, blocks = list(past.consents.values()), list(past.blocks.values())
         items: list[dict[str, Any]] = []
         disclosed: list[Disclosed] = []
-        for decision, ref in visible(consents, party, past.decisions.values(), at):
+        for decision, ref in visible(consents, party, past.decisions.values(), at, blocks):
             items.append(_item("decision", decision.id, decision.agency, decision.category, decision.recorded_at, ref))
             items[-1]["status"] = decision.status
             disclosed.append(_disclosed(decision.id, decision.agency, decision.category, ref))
         for item in _coordination_items(past):
-            verdict = may_see(consents, party, item, at)
+            verdict = may_see(consents, party, item, at, blocks)
             if isinstance(verdict, Allowed):
                 items.append(_item(item.kind, item.id, item.agency, item.category, item.recorded_at, verdict.consent))
                 disclosed.append(_disclosed(item.id, item.agency, item.category, verdict.consent))
@@ -482,7 +483,7 @@ class ReadService:
                 TIMELINE_TABLE, "", '"participant_id" = %s ORDER BY "position"', (str(case.id),)
             )
         )
-        consents = list(case.consents.values())
+        consents, blocks = list(case.consents.values()), list(case.blocks.values())
         entries: list[dict[str, Any]] = []
         disclosed: list[Disclosed] = []
         for row in rows:
@@ -492,7 +493,7 @@ class ReadService:
                 decision = case.decisions.get(UUID(row["ref_id"]))
                 if decision is None:
                     continue
-                verdict = may_see(consents, Party.SF, decision, now)
+                verdict = may_see(consents, Party.SF, decision, now, blocks)
                 if not isinstance(verdict, Allowed):
                     continue
                 entry.update(agency=decision.agency.value, category=decision.category)
@@ -521,19 +522,21 @@ class ReadService:
         if case.is_erased:
             return _Shown([], [])
         consents_then, consents_now = list(past.consents.values()), list(case.consents.values())
+        # Blocks (spärr) as at the instant, and as now: a block placed after the instant wins, like a withdrawal.
+        blocks_then, blocks_now = list(past.blocks.values()), list(case.blocks.values())
 
         def now_allows(item: Any) -> Allowed | None:
-            verdict = may_see(consents_now, reader, item, now)
+            verdict = may_see(consents_now, reader, item, now, blocks_now)
             return verdict if isinstance(verdict, Allowed) else None
 
         decisions = []
-        for decision, ref in visible(consents_then, reader, past.decisions.values(), at):
+        for decision, ref in visible(consents_then, reader, past.decisions.values(), at, blocks_then):
             still = now_allows(decision) if past is not case else Allowed(ref)
             if still is not None:
                 decisions.append((decision, ref, still.consent))
         coordination = []
         for item in _coordination_items(past):
-            then = may_see(consents_then, reader, item, at)
+            then = may_see(consents_then, reader, item, at, blocks_then)
             if isinstance(then, Allowed):
                 still = now_allows(item) if past is not case else then
                 if still is not None:

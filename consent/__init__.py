@@ -1,6 +1,7 @@
 """Consent as values and the gate that decides recording and disclosure. Pure: no I/O."""
 
 from consent.gate import (
+    BLOCKED,
     NO_ACTIVE_GRANT,
     NOT_OWN_CATEGORY,
     Allowed,
@@ -13,6 +14,7 @@ from consent.gate import (
 )
 from consent.model import (
     SWEDEN,
+    Block,
     Consent,
     ConsentForm,
     ConsentStatus,
@@ -40,6 +42,7 @@ from consent.validation import DEFAULT_MAX_MONTHS, ConsentProblem, age_on, conse
 
 __all__ = [
     "AGENCIES",
+    "BLOCKED",
     "CATEGORIES",
     "DEFAULT_MAX_MONTHS",
     "KNOWN_CATEGORIES",
@@ -49,6 +52,7 @@ __all__ = [
     "SUB_CATEGORIES",
     "SWEDEN",
     "Allowed",
+    "Block",
     "Consent",
     "ConsentForm",
     "ConsentProblem",

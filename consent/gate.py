@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from consent.model import Consent, Grant, utc
+from consent.model import Block, Consent, Grant, utc
 from consent.parties import Party, is_own_category
 
 
@@ -45,6 +45,7 @@ class Refused:
 
 NOT_OWN_CATEGORY = "not-own-category"
 NO_ACTIVE_GRANT = "no-active-grant"
+BLOCKED = "blocked"
 
 
 def _covering_consent(
@@ -87,26 +88,32 @@ class Disclosable(Protocol):
 E = TypeVar("E", bound=Disclosable)
 
 
-def may_see(consents: Iterable[Consent], reader: Party, event: Disclosable, at: datetime) -> Allowed | Refused:
-    """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant."""
+def may_see(
+    consents: Iterable[Consent], reader: Party, event: Disclosable, at: datetime, blocks: Iterable[Block] = ()
+) -> Allowed | Refused:
+    """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant and
+    while no active block of its discloser covers it (a block beats any consent)."""
+    needed = Grant(event.agency, reader, event.category)
     if utc(event.recorded_at) > utc(at):
-        return Refused(Grant(event.agency, reader, event.category), "not-yet-recorded")
+        return Refused(needed, "not-yet-recorded")
     if event.agency == reader:
         return Allowed(None)
+    if any(b.blocks(event.agency, reader, event.category, at) for b in blocks):
+        return Refused(needed, BLOCKED)
     ref = _covering_consent(consents, event.agency, reader, event.category, at)
     if ref is None:
-        return Refused(Grant(event.agency, reader, event.category), NO_ACTIVE_GRANT)
+        return Refused(needed, NO_ACTIVE_GRANT)
     return Allowed(ref)
 
 
 def visible(
-    consents: Iterable[Consent], reader: Party, events: Iterable[E], at: datetime
+    consents: Iterable[Consent], reader: Party, events: Iterable[E], at: datetime, blocks: Iterable[Block] = ()
 ) -> list[tuple[E, ConsentRef | None]]:
     """The events `reader` may see at `at`, each paired with the consent that allows it (None: its own)."""
-    consents = tuple(consents)
+    consents, blocks = tuple(consents), tuple(blocks)
     shown: list[tuple[E, ConsentRef | None]] = []
     for event in events:
-        verdict = may_see(consents, reader, event, at)
+        verdict = may_see(consents, reader, event, at, blocks)
         if isinstance(verdict, Allowed):
             shown.append((event, verdict.consent))
     return shown

@@ -152,3 +152,37 @@ class Consent:
         """Those of `grants` that this consent does not contain (a withdrawal can only name its own grants)."""
         own = {s.grant for s in self.grants}
         return tuple(g for g in grants if g not in own)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block (spärr): at the participant's request, `discloser` blocks its own information of `category` (None:
+    all of it) towards `recipient` (None: every other party), from `placed_at` until it is lifted. A block beats
+    any consent; only the discloser itself places and lifts it."""
+
+    id: UUID
+    discloser: Party
+    category: str | None
+    recipient: Party | None
+    placed_at: datetime
+    lifted_at: datetime | None = None
+
+    def active(self, at: datetime) -> bool:
+        """True when the block is in force at `at` (placed by then, and not yet lifted)."""
+        placed = utc(self.placed_at) <= utc(at)
+        return placed and (self.lifted_at is None or utc(at) < utc(self.lifted_at))
+
+    def blocks(self, discloser: Party, recipient: Party, category: str, at: datetime) -> bool:
+        """True when this block stops `discloser` sharing `category` with `recipient` at `at` (a party's own
+        information is never blocked towards itself; a block on `insurance` covers `insurance.sickness`)."""
+        return (
+            discloser == self.discloser
+            and recipient != discloser
+            and (self.recipient is None or self.recipient == recipient)
+            and (self.category is None or covers(self.category, category))
+            and self.active(at)
+        )
+
+    def lift(self, at: datetime) -> Block:
+        """The block after it is lifted at `at`."""
+        return replace(self, lifted_at=at)

@@ -426,6 +426,26 @@ class CoordinationService(Application[UUID]):
         """The case's consents, oldest first."""
         return sorted(case.consents.values(), key=lambda c: c.recorded_at)
 
+    # -- blocks (spärr) -----------------------------------------------------------------------------------------
+
+    def place_block(
+        self, case_id: UUID, *, by: str, agency: str, category: str | None = None, recipient: str | None = None
+    ) -> UUID:
+        """Blocks, at the participant's request, the agency's own information of `category` (None: all of it)
+        towards `recipient` (None: all other parties); returns the block's id. Effective from the next read."""
+        party = _party(agency, "agency")
+        if category is not None and not is_known_category(category):
+            raise InvalidCommand("category", "unknown category; see the catalogue of categories")
+        to = None if recipient is None else _party(recipient, "recipient")
+        block_id = uuid4()
+        self._change(case_id, lambda case, at: case.place_block(block_id, party, category, to, by, at))
+        return block_id
+
+    def lift_block(self, case_id: UUID, block_id: UUID, *, by: str, agency: str) -> None:
+        """Lifts a block; only the party that placed it may."""
+        party = _party(agency, "agency")
+        self._change(case_id, lambda case, at: case.lift_block(block_id, party, by, at))
+
     # -- agency decisions ---------------------------------------------------------------------------------------
 
     def record_decision(
@@ -486,7 +506,13 @@ class CoordinationService(Application[UUID]):
         self, case: Case, reader: str, at: datetime | None = None
     ) -> list[tuple[DecisionState, ConsentRef | None]]:
         """The decisions `reader` may see at `at` (default now), each with the consent that allows it."""
-        return visible(case.consents.values(), _party(reader, "reader"), case.decisions.values(), at or self.clock())
+        return visible(
+            case.consents.values(),
+            _party(reader, "reader"),
+            case.decisions.values(),
+            at or self.clock(),
+            case.blocks.values(),
+        )
 
     # -- plan, interventions, meetings, closure, erasure -------------------------------------------------------
 

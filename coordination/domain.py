@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from consent import (
     NOT_OWN_CATEGORY,
+    Block,
     Consent,
     ConsentRef,
     Grant,
@@ -24,6 +25,7 @@ from consent import (
     Party,
     Refused,
     expand_grants,
+    is_own_category,
     may_record,
 )
 from coordination.errors import Conflict, ConsentRequired, InvalidCommand, NotFound, NotPermitted
@@ -201,6 +203,7 @@ class Case(Aggregate):
         self.consents: dict[UUID, Consent] = {}
         self.consent_guardians: dict[UUID, Sealed | None] = {}
         self.second_guardians: dict[UUID, Sealed] = {}
+        self.blocks: dict[UUID, Block] = {}
         self.decisions: dict[UUID, DecisionState] = {}
         self.source_refs: dict[str, UUID] = {}
         self.plans: list[Plan] = []
@@ -409,6 +412,64 @@ class Case(Aggregate):
     ) -> None:
         chosen = None if grants is None else _grants_from(grants)
         self.consents[consent_id] = self.consents[consent_id].withdraw(chosen, timestamp)
+
+    # -- blocks (spärr) -------------------------------------------------------------------------------------
+
+    def block(self, block_id: UUID) -> Block:
+        """The block with this id."""
+        try:
+            return self.blocks[block_id]
+        except KeyError:
+            raise NotFound("no such block for this participant") from None
+
+    def place_block(
+        self, block_id: UUID, discloser: Party, category: str | None, recipient: Party | None, by: str, at: datetime
+    ) -> None:
+        """Blocks, at the participant's request, the discloser's own information of `category` (None: all of it)
+        towards `recipient` (None: all other parties). Allowed on a closed case, like a withdrawal."""
+        self._require_not_erased()
+        if block_id in self.blocks:
+            raise Conflict("a block with this id is already recorded")
+        if category is not None and not is_own_category(discloser, category):
+            raise NotPermitted(f"{discloser.value} blocks only its own information, not {category!r}")
+        if recipient == discloser:
+            raise InvalidCommand("recipient", "a party's own information is never blocked towards itself")
+        self._block_placed(
+            block_id=block_id,
+            discloser=discloser.value,
+            category=category,
+            recipient=None if recipient is None else recipient.value,
+            by=by,
+            timestamp=at,
+        )
+
+    @event("BlockPlaced")
+    def _block_placed(
+        self,
+        block_id: UUID,
+        discloser: str,
+        category: str | None,
+        recipient: str | None,
+        by: str,
+        timestamp: datetime,
+    ) -> None:
+        self.blocks[block_id] = Block(
+            block_id, Party(discloser), category, None if recipient is None else Party(recipient), timestamp
+        )
+
+    def lift_block(self, block_id: UUID, agency: Party, by: str, at: datetime) -> None:
+        """Lifts a block; only the party that placed it may."""
+        self._require_not_erased()
+        block = self.block(block_id)
+        if block.discloser != agency:
+            raise NotPermitted("only the party that placed a block can lift it")
+        if block.lifted_at is not None:
+            raise Conflict("the block is already lifted")
+        self._block_lifted(block_id=block_id, by=by, timestamp=at)
+
+    @event("BlockLifted")
+    def _block_lifted(self, block_id: UUID, by: str, timestamp: datetime) -> None:
+        self.blocks[block_id] = self.blocks[block_id].lift(timestamp)
 
     # -- agency decisions -----------------------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ def timeline_entry(event: StoredEvent) -> tuple[str, str, str | None]:
         return (agency or "", data.get("category") or "", uuid_text(data["decision_id"]))
     if event.kind.startswith("Consent"):
         return ("SF", "consent", uuid_text(data["consent_id"]))
+    if event.kind.startswith("Block"):
+        return ("SF", "block", uuid_text(data["block_id"]))
     for key in ("intervention_id", "meeting_id"):
         if key in data:
             return ("SF", "coordination", uuid_text(data[key]))

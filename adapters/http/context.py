@@ -76,6 +76,8 @@ def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
 
 Samordnare = Annotated[User, Depends(require(Role.SAMORDNARE))]
 Handlaggare = Annotated[User, Depends(require(Role.HANDLAGGARE))]
+# A party acting on its own information: an agency's handläggare, or the samordnare for the förbund's record.
+PartyOfficer = Annotated[User, Depends(require(Role.HANDLAGGARE, Role.SAMORDNARE))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
 
 

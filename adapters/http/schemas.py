@@ -168,6 +168,14 @@ class RetractionCreate(Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+class BlockCreate(Body):
+    """A block (spärr) of the caller's party's own information: `category` None blocks all of it, `recipient`
+    None blocks it towards every other party."""
+
+    category: Category | None = None
+    recipient: PartyCode | None = None
+
+
 class ReferralCreate(Body):
     remittent: PartyCode
     reason: Text

@@ -44,6 +44,8 @@ EVENTS = {
     "ReferralReceived": "Remiss mottagen",
     "ConsentRecorded": "Samtycke registrerat",
     "ConsentWithdrawn": "Samtycke återkallat",
+    "BlockPlaced": "Spärr lagd",
+    "BlockLifted": "Spärr hävd",
     "DecisionRecorded": "Beslut registrerat",
     "DecisionCorrected": "Beslut rättat",
     "DecisionRetracted": "Beslut återtaget",

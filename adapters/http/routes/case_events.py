@@ -1,5 +1,5 @@
-"""Recording on the case: agency decisions (with correction and retraction), referral, plan, insatser,
-meetings and closure."""
+"""Recording on the case: agency decisions (with correction and retraction), blocks (spärr), referral, plan,
+insatser, meetings and closure."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from adapters.access import Caller
-from adapters.http.context import CallerDep, Ctx, Handlaggare, Samordnare
+from adapters.http.context import CallerDep, Ctx, Handlaggare, PartyOfficer, Samordnare
 from adapters.http.schemas import (
+    BlockCreate,
     ClosureCreate,
     Created,
     DecisionCreate,
@@ -82,6 +83,23 @@ def retract_decision(
     """Retracts the agency's own decision."""
     ctx.service.retract_decision(participant_id, decision_id, by=user.sub, agency=user.agency.value, reason=body.reason)
     return Done(id=decision_id)
+
+
+@router.post("/blocks", status_code=status.HTTP_201_CREATED, response_model=Created)
+def place_block(participant_id: UUID, body: BlockCreate, user: PartyOfficer, ctx: Ctx) -> Created:
+    """Blocks, at the participant's request, the caller's party's own information (a category, or all of it)
+    towards one party or all; it beats any consent from the next read on."""
+    block_id = ctx.service.place_block(
+        participant_id, by=user.sub, agency=user.agency.value, category=body.category, recipient=body.recipient
+    )
+    return Created(id=block_id)
+
+
+@router.post("/blocks/{block_id}/lift", response_model=Done)
+def lift_block(participant_id: UUID, block_id: UUID, user: PartyOfficer, ctx: Ctx) -> Done:
+    """Lifts a block the caller's party placed (403 for another party's)."""
+    ctx.service.lift_block(participant_id, block_id, by=user.sub, agency=user.agency.value)
+    return Done(id=block_id)
 
 
 @router.post("/referral", status_code=status.HTTP_201_CREATED, response_model=Done)
