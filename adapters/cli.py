@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.access import Caller
-from adapters.audit_export import FORMATS, lines, verify_export
+from adapters.audit_export import FORMATS, SUFFIXES, format_of, lines, verify_export
 from adapters.auth import Role, Unauthenticated, issue_token
 from adapters.demo import create_demo_cases
 from adapters.disclosure_log import LogFilter
@@ -24,6 +24,8 @@ from adapters.importing import import_decisions_command
 from adapters.logging import configure_logging
 from adapters.projections import projection_runner
 from adapters.read_service import open_read_service
+from adapters.retention import gallring_command
+from adapters.review import period_bound, review_lines
 from adapters.settings import SECRET_NAMES, Settings, SettingsError, new_key
 from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseUrlError, open_storage
@@ -107,6 +109,8 @@ def serve(
     """Runs the HTTP API (OpenAPI at /docs). Storage from SAMVERKAN_DATABASE_URL."""
     import uvicorn
 
+    from adapters.http.server import uvicorn_options
+
     settings = _settings()
     configure_logging(settings.log_level)
     if demo_participants:
@@ -120,8 +124,17 @@ def serve(
         if settings.token_key is None:
             console.print("[yellow]No development token secret in production: use your identity provider.[/yellow]")
         else:
+            hours = min(12, settings.token_max_lifetime_hours)  # never longer than the service accepts
             for sub, agency, role in DEMO_USERS:
-                token_text = issue_token(settings.token_key, sub=sub, agency=agency, role=role, ttl="12h")
+                token_text = issue_token(
+                    settings.token_key,
+                    sub=sub,
+                    agency=agency,
+                    role=role,
+                    ttl=f"{hours}h",
+                    operator=settings.operator_agency,
+                    max_lifetime=settings.token_max_lifetime,
+                )
                 console.print(f"[bold]{role} ({agency})[/bold]: {token_text}", soft_wrap=True)
     uvicorn.run(
         "adapters.http.asgi:app",
@@ -131,6 +144,7 @@ def serve(
         access_log=False,
         log_config=None,
         proxy_headers=False,
+        **uvicorn_options(),  # the request head's limits, read before the parser sees the bytes
     )
 
 
@@ -151,7 +165,10 @@ def token(
     agency: Annotated[str, typer.Option(help="FK, AF, REGION, KOMMUN or SF.")],
     role: Annotated[str, typer.Option(help="samordnare, handlaggare, granskare or admin.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 8h, 30m, 2d.")] = "8h",
+    ttl: Annotated[
+        str | None,
+        typer.Option(help="Lifetime, e.g. 8h, 30m; at most SAMVERKAN_TOKEN_MAX_LIFETIME_HOURS.  [default: 8h]"),
+    ] = None,
 ) -> None:
     """Prints a development bearer token signed with the configured secret."""
     settings = _settings()
@@ -161,13 +178,24 @@ def token(
         )
         raise typer.Exit(2)
     try:
-        typer.echo(issue_token(settings.token_key, sub=sub, agency=agency, role=role, name=name, ttl=ttl))
+        text = issue_token(
+            settings.token_key,
+            sub=sub,
+            agency=agency,
+            role=role,
+            name=name,
+            # 8 hours, or the maximum lifetime when that is shorter.
+            ttl=ttl or f"{min(8, settings.token_max_lifetime_hours)}h",
+            operator=settings.operator_agency,
+            max_lifetime=settings.token_max_lifetime,
+        )
+        typer.echo(text)
     except (Unauthenticated, ValueError) as error:
         console.print(f"[red]Cannot make that token:[/red] {error}")
         raise typer.Exit(2) from None
 
 
-audit_app = typer.Typer(no_args_is_help=True, help="The disclosure log: export and verify.")
+audit_app = typer.Typer(no_args_is_help=True, help="The disclosure log: export, verify and review.")
 app.add_typer(audit_app, name="audit")
 
 
@@ -182,7 +210,7 @@ def audit_verify(
 ) -> None:
     """Checks the live log (or an exported file): every hash and link. Names the first bad entry; exit 1 if any."""
     if file is not None:
-        fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
+        fmt = format_of(file.name)  # .csv, .ndjson (FHIR, checked against its manifest), otherwise jsonl
         manifest_data = json.loads(manifest.read_text()) if manifest else None
         if manifest_data is not None and public_key is None:
             public_key = ManifestSigner(_settings().audit_key).public_key
@@ -201,14 +229,14 @@ def audit_verify(
 @audit_app.command("export")
 def audit_export(
     out: Annotated[Path, typer.Option(help="Folder to write the export and its manifest into.")] = Path("exports"),
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or fhir (FHIR R4 AuditEvents)")] = "jsonl",
     participant: Annotated[str | None, typer.Option(help="Only this participant (UUID).")] = None,
     agency: Annotated[str | None, typer.Option(help="Only users of this agency.")] = None,
     user: Annotated[str | None, typer.Option(help="Only this user id.")] = None,
 ) -> None:
     """Writes the disclosure log (filtered) and a signed manifest, with a progress bar."""
     if fmt not in FORMATS:
-        console.print("[red]--format must be jsonl or csv[/red]")
+        console.print("[red]--format must be jsonl, csv or fhir[/red]")
         raise typer.Exit(2)
     settings = _settings()
     with open_storage(settings) as storage:
@@ -216,7 +244,7 @@ def audit_export(
         caller = _cli_granskare()
         exported = reads.export(caller, LogFilter(UUID(participant) if participant else None, agency, user), fmt)
         out.mkdir(parents=True, exist_ok=True)
-        target = out / f"disclosures-{exported.last_seq}.{fmt}"
+        target = out / f"disclosures-{exported.last_seq}.{SUFFIXES[fmt]}"
         with (
             target.open("w", encoding="utf-8", newline="") as handle,
             Progress(
@@ -225,13 +253,50 @@ def audit_export(
         ):
             task = bar.add_task("export", total=exported.last_seq)
             ticking = _advancing(exported.entries, lambda e: bar.update(task, completed=e["seq"]))
-            for line in lines(ticking, fmt):
+            for line in lines(ticking, fmt, reads.installation):
                 handle.write(line)
             bar.update(task, completed=exported.last_seq)
         where = LogFilter(UUID(participant) if participant else None, agency, user, until_seq=exported.last_seq)
         signed = reads.manifest(caller, where, fmt)
         (out / f"{target.name}.manifest.json").write_text(json.dumps(signed, indent=2))
     typer.echo(f"{target} ({signed['count']} entries) and {target.name}.manifest.json")
+
+
+@audit_app.command("review")
+def audit_review(
+    since: Annotated[str, typer.Option("--from", help="First day (2026-11-01) or instant with offset.")],
+    until: Annotated[str, typer.Option("--to", help="Last day (included) or instant with offset (excluded).")],
+    sample: Annotated[int, typer.Option(min=0, max=1_000, help="How many disclosures to draw at random.")] = 20,
+    seed: Annotated[int | None, typer.Option(min=0, help="Draws the same sample again (printed at the end).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="Write the queue to this file (default: the screen).")] = None,
+) -> None:
+    """The review queue for a period (docs/review.md): a reproducible random sample of disclosures and every
+    flagged entry with its rule, as CSV for a spreadsheet or JSON Lines. The review is itself logged."""
+    if fmt not in ("jsonl", "csv"):
+        console.print("[red]--format must be jsonl or csv[/red]")
+        raise typer.Exit(2)
+    try:
+        start, end = period_bound(since, end=False), period_bound(until, end=True)
+    except ValueError as wrong:
+        console.print(f"[red]--from/--to: {wrong}[/red]")
+        raise typer.Exit(2) from None
+    if end <= start:
+        console.print("[red]--to must come after --from[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    with open_storage(settings) as storage, console.status("Går igenom loggen för perioden"):
+        queue = open_read_service(storage, settings).review(_cli_granskare(), start, end, sample, seed)
+    text = "".join(review_lines(queue, fmt))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    flagged = sum(1 for item in queue["entries"] if item["flags"])
+    console.print(
+        f"{queue['count']} entries to review ({flagged} flagged, sample of {sample}); "
+        f"seed {queue['seed']} (--seed {queue['seed']} draws the same sample)"
+    )
 
 
 def _cli_granskare() -> Caller:
@@ -242,6 +307,9 @@ def _cli_granskare() -> Caller:
 import_app = typer.Typer(no_args_is_help=True, help="Import from agency systems (JSON Lines or CSV).")
 app.add_typer(import_app, name="import")
 import_app.command("decisions")(import_decisions_command)
+
+# Gallring: erases personal data whose retention rule has run out (adapters/retention.py, docs/retention.md).
+app.command("gallring")(gallring_command)
 
 projections_app = typer.Typer(no_args_is_help=True, help="The read models: follow the log, rebuild, status.")
 app.add_typer(projections_app, name="projections")

@@ -34,6 +34,7 @@ CASELOAD = "caseload"
 CONSENTS_READ = "consents-read"
 SEARCH = "search"
 EXTRACT = "extract"
+REGISTER_EXTRACT = "register-extract"  # the GDPR art. 15 extract (JSON or PDF) handed out for the participant
 RECEIPT = "receipt"  # a consent receipt (JSON or PDF) handed out for the participant
 STATISTICS = "statistics"
 EXPORT = "export"
@@ -41,6 +42,9 @@ MANIFEST = "manifest"
 VERIFY = "verify"
 RECORDING_REFUSED = "recording-refused"
 ERASURE = "erasure"
+EMERGENCY_ACCESS = "emergency-access"  # an emergency access opened (or refused: no reason, no note)
+REVIEW = "review"  # a granskare drew the review queue for a period (docs/review.md)
+REVIEW_MARK = "review-mark"  # a granskare marked an entry reviewed, with an outcome and a sealed comment
 
 
 @dataclass(frozen=True)
@@ -157,9 +161,11 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
     until_seq: int | None = None
+    kinds: tuple[str, ...] | None = None  # only entries of these kinds (the review queue's marks)
+    after_seq: int | None = None  # only entries after this seq
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "participant": None if self.participant_id is None else str(self.participant_id),
             "agency": self.agency,
             "user": self.user_id,
@@ -167,6 +173,11 @@ class LogFilter:
             "to": None if self.until is None else self.until.isoformat(),
             "until_seq": self.until_seq,
         }
+        if self.kinds is not None:
+            described["kinds"] = list(self.kinds)
+        if self.after_seq is not None:
+            described["after_seq"] = self.after_seq
+        return described
 
 
 @dataclass(frozen=True)
@@ -471,12 +482,15 @@ class DisclosureLog:
         if where.until_seq is not None:
             conditions.append("seq <= %s")
             params.append(where.until_seq)
+        if where.kinds is not None:
+            conditions.append("kind IN (" + ", ".join("%s" for _ in where.kinds) + ")")
+            params.extend(where.kinds)
         query = self._q(
             "SELECT seq, kind, user_id, agency, role, participant_id, recorded_at, body FROM {log} WHERE "  # noqa: S608 - table names and constants only; values are parameters
             + " AND ".join(conditions)
             + f" ORDER BY seq LIMIT {PAGE}"
         )
-        after = 0
+        after = where.after_seq or 0
         while True:
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(query, (after, *params))
@@ -490,6 +504,10 @@ class DisclosureLog:
             if len(rows) < PAGE:
                 return
             after = page[-1][0]
+
+    def entry(self, seq: int) -> dict[str, Any] | None:
+        """The entry with this seq (None when there is none)."""
+        return next(self.entries(LogFilter(after_seq=seq - 1, until_seq=seq)), None)
 
     def _subjects(self, first: int, last: int) -> set[tuple[int, str]]:
         """The (seq, participant) pairs indexed for entries first..last."""

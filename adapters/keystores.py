@@ -13,7 +13,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg import sql
 
-from adapters.vault import LookupTaken
+from adapters.vault import ERASED_KEY, LookupTaken
 
 
 class MemoryKeyStore:
@@ -21,6 +21,7 @@ class MemoryKeyStore:
 
     def __init__(self) -> None:
         self._rows: dict[UUID, tuple[str, bytes, str]] = {}
+        self._party_rows: dict[tuple[UUID, str], bytes] = {}
         self._lock = threading.Lock()
 
     def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
@@ -48,6 +49,19 @@ class MemoryKeyStore:
     def delete(self, participant_id: UUID) -> None:
         with self._lock:
             self._rows.pop(participant_id, None)
+            for key in [k for k in self._party_rows if k[0] == participant_id]:
+                del self._party_rows[key]
+
+    def party_key(self, participant_id: UUID, party: str) -> bytes | None:
+        return self._party_rows.get((participant_id, party))
+
+    def insert_party_key(self, participant_id: UUID, party: str, wrapped_key: bytes) -> None:
+        with self._lock:
+            self._party_rows.setdefault((participant_id, party), wrapped_key)
+
+    def erase_party_key(self, participant_id: UUID, party: str) -> None:
+        with self._lock:
+            self._party_rows[(participant_id, party)] = ERASED_KEY
 
 
 class SQLiteKeyStore:
@@ -63,6 +77,17 @@ class SQLiteKeyStore:
                 " wrapped_key BLOB NOT NULL,"
                 " master_key_id TEXT NOT NULL,"
                 " created_at TEXT NOT NULL)"
+            )
+            # A party's key per participant, wrapped by the participant's data key (docs/retention.md). Made on an
+            # existing database at the next start; an erased one keeps its row with an empty key (ERASED_KEY).
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS participant_party_keys ("
+                " participant_id TEXT NOT NULL,"
+                " party TEXT NOT NULL,"
+                " wrapped_key BLOB NOT NULL,"
+                " created_at TEXT NOT NULL,"
+                " erased_at TEXT,"
+                " PRIMARY KEY (participant_id, party))"
             )
 
     def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
@@ -111,6 +136,35 @@ class SQLiteKeyStore:
             # Overwrite the freed pages, so the wrapped key cannot be recovered from the file.
             cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute("DELETE FROM participant_keys WHERE participant_id = ?", (str(participant_id),))
+            cursor.execute("DELETE FROM participant_party_keys WHERE participant_id = ?", (str(participant_id),))
+
+    def party_key(self, participant_id: UUID, party: str) -> bytes | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT wrapped_key FROM participant_party_keys WHERE participant_id = ? AND party = ?",
+                (str(participant_id), party),
+            )
+            row = cursor.fetchone()
+        return None if row is None else bytes(row[0])
+
+    def insert_party_key(self, participant_id: UUID, party: str, wrapped_key: bytes) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "INSERT INTO participant_party_keys (participant_id, party, wrapped_key, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (participant_id, party) DO NOTHING",
+                (str(participant_id), party, wrapped_key, datetime.now(UTC).isoformat()),
+            )
+
+    def erase_party_key(self, participant_id: UUID, party: str) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # the old key's bytes are overwritten in the file
+            cursor.execute(
+                "INSERT INTO participant_party_keys (participant_id, party, wrapped_key, created_at, erased_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (participant_id, party)"
+                " DO UPDATE SET wrapped_key = excluded.wrapped_key, erased_at = excluded.erased_at",
+                (str(participant_id), party, ERASED_KEY, now, now),
+            )
 
 
 class PostgresKeyStore:
@@ -119,6 +173,7 @@ class PostgresKeyStore:
     def __init__(self, datastore: PostgresDatastore) -> None:
         self.datastore = datastore
         self.table = sql.Identifier(datastore.schema, "participant_keys")
+        self.party_table = sql.Identifier(datastore.schema, "participant_party_keys")
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 sql.SQL(
@@ -129,6 +184,18 @@ class PostgresKeyStore:
                     " master_key_id text NOT NULL,"
                     " created_at timestamptz NOT NULL DEFAULT now())"
                 ).format(self.table)
+            )
+            # A party's key per participant (docs/retention.md): made on an existing database at the next start.
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " participant_id uuid NOT NULL,"
+                    " party text NOT NULL,"
+                    " wrapped_key bytea NOT NULL,"
+                    " created_at timestamptz NOT NULL DEFAULT now(),"
+                    " erased_at timestamptz,"
+                    " PRIMARY KEY (participant_id, party))"
+                ).format(self.party_table)
             )
 
     def insert(self, participant_id: UUID, lookup_hash: str, wrapped_key: bytes, master_key_id: str) -> None:
@@ -180,3 +247,36 @@ class PostgresKeyStore:
     def delete(self, participant_id: UUID) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(sql.SQL("DELETE FROM {} WHERE participant_id = %s").format(self.table), (participant_id,))
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE participant_id = %s").format(self.party_table), (participant_id,)
+            )
+
+    def party_key(self, participant_id: UUID, party: str) -> bytes | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                sql.SQL("SELECT wrapped_key FROM {} WHERE participant_id = %s AND party = %s").format(self.party_table),
+                (participant_id, party),
+            )
+            row = cursor.fetchone()
+        return None if row is None else bytes(row["wrapped_key"])
+
+    def insert_party_key(self, participant_id: UUID, party: str, wrapped_key: bytes) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "INSERT INTO {} (participant_id, party, wrapped_key) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (participant_id, party) DO NOTHING"
+                ).format(self.party_table),
+                (participant_id, party, wrapped_key),
+            )
+
+    def erase_party_key(self, participant_id: UUID, party: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "INSERT INTO {} (participant_id, party, wrapped_key, erased_at) VALUES (%s, %s, %s, now())"
+                    " ON CONFLICT (participant_id, party)"
+                    " DO UPDATE SET wrapped_key = excluded.wrapped_key, erased_at = excluded.erased_at"
+                ).format(self.party_table),
+                (participant_id, party, ERASED_KEY),
+            )

@@ -8,6 +8,7 @@ these methods: they hold no SQL, no gate call and no log append (docs/architectu
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ from uuid import UUID, uuid5
 
 import orjson
 
+from adapters import fhir
+from adapters import register_extract as art15
 from adapters.access import Caller
 from adapters.audit_export import build_manifest, lines
 from adapters.auth import Role
@@ -29,6 +32,9 @@ from adapters.disclosure_log import (
     OVERVIEW,
     RECEIPT,
     RECONSTRUCTION,
+    REGISTER_EXTRACT,
+    REVIEW,
+    REVIEW_MARK,
     SEARCH,
     STATISTICS,
     TIMELINE,
@@ -42,11 +48,24 @@ from adapters.disclosure_log import (
     VerifyResult,
 )
 from adapters.projections import projection_runner
+from adapters.review import ReviewRules, review_queue, rules_from
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage
 from adapters.vault import TOKEN_PREFIX as SEALED_PREFIX
-from consent import Allowed, Consent, ConsentRef, GrantState, Party, local_date, may_see, utc, visible
+from consent import (
+    Allowed,
+    Consent,
+    ConsentRef,
+    ConsentStatus,
+    EmergencyAccess,
+    GrantState,
+    Party,
+    local_date,
+    may_see,
+    utc,
+    visible,
+)
 from coordination import Case, CoordinationService, NotFound, NotPermitted
 from projections import statistics as figures
 from projections.cases import caseload_entry
@@ -85,6 +104,10 @@ LEGAL_BASIS = "Samtycke: den enskilde efterger sekretessen (offentlighets- och s
 RECEIPT_STANDARD = "ISO/IEC 27560"
 # Receipt ids (UUID 5): the same consent version always has the same receipt id.
 RECEIPT_NAMESPACE = UUID("5a7e3c1e-0b1d-4c8e-9f27-27560a000001")
+# A search's answer when it finds no one the caller may find: the same whether or not the number is enrolled.
+NOT_FOUND_BY_NUMBER = "no participant found with this personnummer that your agency has a part in"
+# The purpose a read made under an emergency access is logged with, whatever the caller gave.
+EMERGENCY_PURPOSE = "nodatkomst"
 
 # Which roles may make each read (API.md, "Reading" and "Audit").
 READERS: dict[str, tuple[Role, ...]] = {
@@ -96,11 +119,13 @@ READERS: dict[str, tuple[Role, ...]] = {
     CONSENTS_READ: (Role.SAMORDNARE,),
     SEARCH: (Role.SAMORDNARE, Role.HANDLAGGARE),
     EXTRACT: (Role.SAMORDNARE,),
+    REGISTER_EXTRACT: (Role.SAMORDNARE,),
     RECEIPT: (Role.SAMORDNARE,),
     STATISTICS: (Role.SAMORDNARE, Role.GRANSKARE),
     EXPORT: (Role.GRANSKARE,),
     MANIFEST: (Role.GRANSKARE,),
     VERIFY: (Role.GRANSKARE,),
+    REVIEW: (Role.GRANSKARE,),
 }
 
 
@@ -122,10 +147,11 @@ class Export:
     last_seq: int
     entries: Iterator[dict[str, Any]]
     format: str
+    installation: fhir.Installation | None = None  # the organisation numbers a FHIR export carries
 
     @property
     def lines(self) -> Iterator[str]:
-        return lines(self.entries, self.format)
+        return lines(self.entries, self.format, self.installation)
 
 
 class ReadService:
@@ -140,7 +166,18 @@ class ReadService:
         *,
         read_wait_s: float = 2.0,
         nudge: Callable[[], None] | None = None,
+        review_rules: ReviewRules | None = None,
+        installation: fhir.Installation | None = None,
+        retention: Sequence[dict[str, Any]] = (),
     ) -> None:
+        # The retention rules a register extract states (adapters/register_extract.py `retention_rules`).
+        self.retention = list(retention)
+        self.review_rules = review_rules or ReviewRules()
+        # What the FHIR exchange says of this installation (organisation numbers; docs/fhir.md).
+        self.installation = installation or fhir.Installation()
+        # The parties' names and the controllers' contact on the participant's papers (receipts, extracts).
+        self.party_names = {**PARTY_NAMES, **dict(self.installation.party_names)}
+        self.controllers_contact = self.installation.controllers_contact or CONTROLLERS_CONTACT
         self.service = service
         self.log = log
         self.projections = projections
@@ -166,14 +203,19 @@ class ReadService:
             )
         )
         reader = caller.agency
-        body, disclosed = self._view_body(case, past, reader, at, now, as_of)
+        # An emergency access (nödåtkomst) the caller opened: it opens the present view only, never an as-of one.
+        emergency = case.emergency_for(reader, caller.user_id, now) if caller.role == Role.HANDLAGGARE else []
+        if emergency:
+            caller = replace(caller, purpose=EMERGENCY_PURPOSE)
+        body, disclosed = self._view_body(case, past, reader, at, now, as_of, emergency if past is case else [])
+        details = _emergency_details(emergency)
         if not disclosed and reader != Party.SF:
-            self._refuse(caller, VIEW_REFUSED, participant_id, "nothing-visible", as_of=as_of)
+            self._refuse(caller, VIEW_REFUSED, participant_id, "nothing-visible", as_of=as_of, details=details)
             raise NotPermitted(
                 f"{reader.value} may see nothing of this participant now: no decisions of its own and no active "
                 "consent lets another party share with it"
             )
-        self._append(caller, VIEW, participant_id, disclosed, as_of=as_of)
+        self._append(caller, VIEW, participant_id, disclosed, as_of=as_of, details=details)
         return body
 
     def overview(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
@@ -269,15 +311,66 @@ class ReadService:
         )
         return listed
 
+    def fhir_consents(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
+        """The participant's consents as FHIR R4 Consent resources in a searchset Bundle (docs/fhir.md): the same
+        read as `consents` (samordnare only), one `consents-read` entry with details {"format": "fhir"}."""
+        self._require_role(caller, CONSENTS_READ, participant_id)
+        case = self._load(caller, CONSENTS_READ, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        read = self.service.read
+        recorded = self.service.consents(case)
+        resources = [
+            fhir.consent(
+                c, participant_id, now, self.installation, purpose=read(case, c.purpose), witness=read(case, c.witness)
+            )
+            for c in recorded
+        ]
+        self._append(
+            caller,
+            CONSENTS_READ,
+            participant_id,
+            [Disclosed(c.id, "SF", "coordination", None, None) for c in recorded],
+            details={"format": "fhir"},
+        )
+        return fhir.consent_bundle(resources, now)
+
     def search(self, caller: Caller, personnummer: str, **details: Any) -> UUID:
         """The participant enrolled under a personnummer (NotFound otherwise); logged either way, never the
-        number itself."""
+        number itself.
+
+        No oracle: a handläggare finds only a participant its agency already has a part in (a decision, the
+        referral, a grant in force or to come); for any other number, enrolled or not, the answer is the same
+        NotFound. The log records the truth (`refused`, reason `no-relation`) for the granskare and for the
+        participant's extract."""
         self._require_role(caller, SEARCH, None)
         found = self.service.find_by_personnummer(personnummer)
+        if found is not None and caller.role == Role.HANDLAGGARE and not self._related(found, caller.agency):
+            self._append(caller, SEARCH, found, [], details=details, outcome="refused", reason="no-relation")
+            raise NotFound(NOT_FOUND_BY_NUMBER)
         self._append(caller, SEARCH, found, [], details=details, outcome="disclosed" if found else "not-found")
         if found is None:
-            raise NotFound("no participant is enrolled with this personnummer")
+            raise NotFound(NOT_FOUND_BY_NUMBER)
         return found
+
+    def _related(self, participant_id: UUID, agency: Party) -> bool:
+        """True when `agency` has a part in the case: a decision of its own, the referral (as remittent or as a
+        party whose support is needed), or a grant to or from it in a consent in force or to come."""
+        case = self.service.get_case(participant_id)
+        if case.is_erased:
+            return False
+        if any(d.agency == agency for d in case.decisions.values()):
+            return True
+        referral = case.referral
+        if referral is not None and (referral.remittent == agency or agency in referral.needs):
+            return True
+        now = self.service.clock()
+        return any(
+            agency in (state.grant.discloser, state.grant.recipient)
+            for consent in case.consents.values()
+            if consent.status(now) in (ConsentStatus.ACTIVE, ConsentStatus.PENDING)
+            for state in consent.grants
+            if not state.withdrawn_by(now)
+        )
 
     def extract(self, caller: Caller, participant_id: UUID) -> dict[str, Any]:
         """The participant's log extract: who saw what of theirs, when, under which consent."""
@@ -295,7 +388,40 @@ class ReadService:
         now = self.service.clock()
         entries = self._extract_entries(participant_id)
         self._append(caller, EXTRACT, participant_id, [], details={"entries": len(entries), "format": fmt})
-        return {"participant": self._participant(case), "issued_at": now, "entries": entries}
+        return {
+            "participant": self._participant(case),
+            "issued_at": now,
+            "entries": entries,
+            "party_names": self.party_names,
+        }
+
+    def register_extract(self, caller: Caller, participant_id: UUID, fmt: str = "json") -> dict[str, Any]:
+        """The GDPR art. 15 extract (registerutdrag): everything the förbund holds about the participant, opened,
+        with purposes, categories, recipients (from the log), retention, sources and rights (docs/extracts.md).
+
+        It is the participant's right to their own data: the samordnare produces it at the participant's request
+        (send purpose `registerutdrag`; the web page does) and so sees every party's decisions in it, whatever the
+        consents and blocks say. One `register-extract` entry lists every item disclosed (consent None) and the
+        format. After an erasure it says the data has been erased and holds none of it."""
+        self._require_role(caller, REGISTER_EXTRACT, participant_id)
+        case = self._load(caller, REGISTER_EXTRACT, participant_id, None, lambda: self.service.get_case(participant_id))
+        now = self.service.clock()
+        consents = [] if case.is_erased else [self._consent_body(case, c, now) for c in self.service.consents(case)]
+        events = [] if case.is_erased else self.service.events.get(participant_id)
+        body, disclosed = art15.build(
+            case,
+            self.service.read,
+            self._participant(case),
+            consents,
+            events,
+            self._extract_entries(participant_id),
+            now,
+            names=self.party_names,
+            contact=self.controllers_contact,
+            retention=self.retention,
+        )
+        self._append(caller, REGISTER_EXTRACT, participant_id, disclosed, details={"format": fmt})
+        return {**body, "party_names": self.party_names}
 
     def receipt(self, caller: Caller, participant_id: UUID, consent_id: UUID, fmt: str = "json") -> dict[str, Any]:
         """The receipt of one consent as it stands now (ISO/IEC 27560 fields, docs/receipts.md): its version is
@@ -304,7 +430,13 @@ class ReadService:
         case = self._load(caller, RECEIPT, participant_id, None, lambda: self.service.get_case(participant_id))
         consent = self._load(caller, RECEIPT, participant_id, None, lambda: case.consent(consent_id))
         now = self.service.clock()
-        body = _receipt(self._consent_body(case, consent, now), self._participant(case), now)
+        body = _receipt(
+            self._consent_body(case, consent, now),
+            self._participant(case),
+            now,
+            names=self.party_names,
+            contact=self.controllers_contact,
+        )
         self._append(
             caller,
             RECEIPT,
@@ -321,8 +453,12 @@ class ReadService:
         return [
             {
                 **{k: e.get(k) for k in keys},
-                "disclosed": [d for d in e.get("disclosed", []) if _about(d, participant_id, e)],
+                "disclosed": (shown := [d for d in e.get("disclosed", []) if _about(d, participant_id, e)]),
                 "categories": e.get("categories", []),
+                # Under which consents (id and version; the förbund's own items have none), and whether the read
+                # was an emergency access (nödåtkomst: `details.emergency`, or the purpose `nodatkomst`).
+                "consents": _entry_consents(shown),
+                "emergency": "emergency" in (e.get("details") or {}) or e.get("purpose") == "nodatkomst",
             }
             for e in self.log.entries(LogFilter(participant_id=participant_id))
         ]
@@ -365,7 +501,7 @@ class ReadService:
             caller, EXPORT, where.participant_id, [], details={"filters": where.as_dict(), "format": fmt}
         )
         last = entry["seq"] if where.until_seq is None else min(where.until_seq, entry["seq"])
-        return Export(last, self.log.entries(replace(where, until_seq=last)), fmt)
+        return Export(last, self.log.entries(replace(where, until_seq=last)), fmt, self.installation)
 
     def manifest(self, caller: Caller, where: LogFilter, fmt: str) -> dict[str, Any]:
         """The signed manifest of an export with the same filters (up to `until_seq`, default: the head)."""
@@ -374,7 +510,7 @@ class ReadService:
             caller, MANIFEST, where.participant_id, [], details={"filters": where.as_dict(), "format": fmt}
         )
         bounded = where if where.until_seq is not None else replace(where, until_seq=entry["seq"] - 1)
-        return build_manifest(self.log.entries(bounded), bounded, fmt, self.signer)
+        return build_manifest(self.log.entries(bounded), bounded, fmt, self.signer, self.installation)
 
     def verify(self, caller: Caller) -> VerifyResult:
         """Checks the whole live log; the check and its result are logged."""
@@ -382,6 +518,64 @@ class ReadService:
         result = self.log.verify()
         self._append(caller, VERIFY, None, [], details=result.as_dict())
         return result
+
+    def review(
+        self, caller: Caller, since: datetime, until: datetime, size: int, seed: int | None = None
+    ) -> dict[str, Any]:
+        """The review queue for [since, until): a reproducible random sample of `size` disclosures (the seed is
+        given back; the same seed and period give the same sample) and every flagged entry, each with the rule
+        that flagged it and its latest review mark (docs/review.md). The review is itself logged."""
+        self._require_role(caller, REVIEW, None)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        entries = list(self.log.entries(LogFilter(since=since, until=until)))
+        first = entries[0]["seq"] if entries else None
+        marks = self._marks(first - 1) if first is not None else {}
+        queue = review_queue(entries, self._case_for_review, marks, self.review_rules, size, seed)
+        self._append(
+            caller,
+            REVIEW,
+            None,
+            [],
+            details={
+                "from": since.isoformat(),
+                "to": until.isoformat(),
+                "seed": seed,
+                "sample": size,
+                "queued": len(queue),
+                "flagged": sum(1 for q in queue if q["flags"]),
+            },
+        )
+        return {
+            "from": since,
+            "to": until,
+            "seed": seed,
+            "sample_size": size,
+            "rules": self.review_rules.describe(),
+            "count": len(queue),
+            "entries": queue,
+        }
+
+    def _case_for_review(self, participant_id: UUID) -> Case | None:
+        try:
+            return self.service.get_case(participant_id)
+        except NotFound:
+            return None
+
+    def _marks(self, after_seq: int) -> dict[int, dict[str, Any]]:
+        """The latest review mark of each entry after `after_seq`, its comment opened (None once erased)."""
+        marks: dict[int, dict[str, Any]] = {}
+        for mark in self.log.entries(LogFilter(kinds=(REVIEW_MARK,), after_seq=after_seq)):
+            details = mark.get("details") or {}
+            comment = details.get("comment")
+            pid = mark.get("participant_id")
+            marks[int(details["seq"])] = {
+                "outcome": details.get("outcome"),
+                "comment": self._open(UUID(pid), comment) if pid and comment else None,
+                "by": mark["user_id"],
+                "at": mark["recorded_at"],
+                "mark_seq": mark["seq"],
+            }
+        return marks
 
     # -- building blocks ---------------------------------------------------------------------------------------
 
@@ -423,9 +617,16 @@ class ReadService:
             raise
 
     def _refuse(
-        self, caller: Caller, kind: str, participant_id: UUID | None, reason: str, *, as_of: datetime | None = None
+        self,
+        caller: Caller,
+        kind: str,
+        participant_id: UUID | None,
+        reason: str,
+        *,
+        as_of: datetime | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        self._append(caller, kind, participant_id, [], as_of=as_of, outcome="refused", reason=reason)
+        self._append(caller, kind, participant_id, [], as_of=as_of, outcome="refused", reason=reason, details=details)
 
     def _append(
         self,
@@ -458,10 +659,18 @@ class ReadService:
         )
 
     def _view_body(
-        self, case: Case, past: Case, reader: Party, at: datetime, now: datetime, as_of: datetime | None
+        self,
+        case: Case,
+        past: Case,
+        reader: Party,
+        at: datetime,
+        now: datetime,
+        as_of: datetime | None,
+        emergency: Sequence[EmergencyAccess] = (),
     ) -> tuple[dict[str, Any], list[Disclosed]]:
-        """The reader's view (as of `at`, narrowed to now) and what it discloses."""
-        shown = self._shown(case, past, reader, at, now)
+        """The reader's view (as of `at`, narrowed to now) and what it discloses; `emergency` holds the reader's
+        open emergency accesses (present reads only)."""
+        shown = self._shown(case, past, reader, at, now, emergency)
         decisions = [self._decision_body(case, d, ref_then) for d, ref_then, _ in shown.decisions]
         disclosed = [_disclosed(d.id, d.agency, d.category, ref_now) for d, _, ref_now in shown.decisions]
         disclosed += [_disclosed(i.id, i.agency, i.category, ref) for i, ref in shown.coordination]
@@ -472,6 +681,9 @@ class ReadService:
             "decisions": decisions,
             "coordination": self._coordination_body(case, past, {i.id for i, _ in shown.coordination}),
         }
+        if emergency:
+            opened = emergency[-1]
+            body["emergency_access"] = {"id": opened.id, "reason": opened.reason, "until": opened.until}
         return body, disclosed
 
     def _timeline_entries(self, case: Case, now: datetime) -> tuple[list[dict[str, Any]], list[Disclosed]]:
@@ -516,11 +728,31 @@ class ReadService:
             "status": status,
         }
 
-    def _shown(self, case: Case, past: Case, reader: Party, at: datetime, now: datetime) -> _Shown:
+    def _shown(
+        self,
+        case: Case,
+        past: Case,
+        reader: Party,
+        at: datetime,
+        now: datetime,
+        emergency: Sequence[EmergencyAccess] = (),
+    ) -> _Shown:
         """What the reader may see of `past` at `at` that it may also see of `case` now; nothing once erased.
-        Decisions come with the consent that allowed them then and the one that allows them now."""
+        Decisions come with the consent that allowed them then and the one that allows them now. An emergency
+        access counts only for a present read (`past is case`); blocks beat it."""
         if case.is_erased:
             return _Shown([], [])
+        if past is case and emergency:
+            consents, blocks = list(case.consents.values()), list(case.blocks.values())
+            allowed = [
+                (item, verdict)
+                for item in [*case.decisions.values(), *_coordination_items(case)]
+                if isinstance(verdict := may_see(consents, reader, item, now, blocks, emergency), Allowed)
+            ]
+            return _Shown(
+                [(d, v.consent, v.consent) for d, v in allowed if not isinstance(d, CoordinationItem)],
+                [(i, v.consent) for i, v in allowed if isinstance(i, CoordinationItem)],
+            )
         consents_then, consents_now = list(past.consents.values()), list(case.consents.values())
         # Blocks (spärr) as at the instant, and as now: a block placed after the instant wins, like a withdrawal.
         blocks_then, blocks_now = list(past.blocks.values()), list(case.blocks.values())
@@ -551,7 +783,10 @@ class ReadService:
             "decision_type": decision.decision_type,
             "effective_date": decision.effective_date,
             # A retracted decision was wrong: show that it was withdrawn, not what it said.
-            "summary": None if decision.status == "retracted" else self.service.read(case, decision.summary),
+            # Naming the agency: once its information is erased (gallring), an as-of read shows nothing of it either.
+            "summary": (
+                None if decision.status == "retracted" else self.service.read(case, decision.summary, decision.agency)
+            ),
             "attributes": None if decision.status == "retracted" else dict(decision.attributes),
             "status": decision.status,
             "consent_id": None if ref is None else ref.consent_id,
@@ -562,9 +797,13 @@ class ReadService:
         }
 
     def _coordination_body(self, case: Case, past: Case, shown: set[Any]) -> dict[str, Any] | None:
-        """The coordination record of `past` limited to the items shown; sealed fields opened with `case`."""
+        """The coordination record of `past` limited to the items shown; sealed fields opened with `case` (none once
+        the förbund's own information is erased)."""
         body: dict[str, Any] = {}
-        read = self.service.read
+
+        def read(case: Case, token: str | None) -> str | None:
+            return self.service.read(case, token, Party.SF)
+
         if past.referral is not None and f"{past.id}:referral" in shown:
             body["referral"] = {
                 "remittent": past.referral.remittent.value,
@@ -657,6 +896,14 @@ class _Shown:
     coordination: list[tuple[CoordinationItem, ConsentRef | None]]
 
 
+def _emergency_details(emergency: Sequence[EmergencyAccess]) -> dict[str, Any]:
+    """What a log entry records of the emergency access a read was made under (none: nothing)."""
+    if not emergency:
+        return {}
+    opened = emergency[-1]
+    return {"emergency": {"id": str(opened.id), "reason": opened.reason, "until": opened.until.isoformat()}}
+
+
 def _coordination_items(case: Case) -> list[CoordinationItem]:
     """The pieces of the coordination record, each with a stable id, for the gate."""
     items: list[CoordinationItem] = []
@@ -692,11 +939,19 @@ def _item(
     }
 
 
-def _receipt(consent: dict[str, Any], participant: dict[str, Any], issued_at: datetime) -> dict[str, Any]:
-    """A consent receipt from a consent's body (`_consent_body`) and the participant (`_participant`)."""
+def _receipt(
+    consent: dict[str, Any],
+    participant: dict[str, Any],
+    issued_at: datetime,
+    *,
+    names: dict[str, str] = PARTY_NAMES,
+    contact: str = CONTROLLERS_CONTACT,
+) -> dict[str, Any]:
+    """A consent receipt from a consent's body (`_consent_body`) and the participant (`_participant`), with this
+    installation's party names and controllers' contact."""
 
     def party(code: str) -> dict[str, str]:
-        return {"code": code, "name": PARTY_NAMES.get(code, code)}
+        return {"code": code, "name": names.get(code, code)}
 
     grants = consent["grants"]
     codes = list(dict.fromkeys(code for g in grants for code in (g["from_"], g["to"])))
@@ -729,8 +984,15 @@ def _receipt(consent: dict[str, Any], participant: dict[str, Any], issued_at: da
         "guardians": consent["guardians"],
         "legal_basis": LEGAL_BASIS,
         "how_to_withdraw": HOW_TO_WITHDRAW,
-        "controllers_contact": CONTROLLERS_CONTACT,
+        "controllers_contact": contact,
+        "party_names": names,
     }
+
+
+def _entry_consents(disclosed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct consents (id and version) an entry's items were shown under, in the order first named."""
+    refs = dict.fromkeys((d.get("consent_id"), d.get("consent_version")) for d in disclosed if d.get("consent_id"))
+    return [{"consent_id": consent_id, "consent_version": version} for consent_id, version in refs]
 
 
 def _about(disclosed: dict[str, Any], participant_id: UUID, entry: dict[str, Any]) -> bool:
@@ -752,5 +1014,25 @@ def open_read_service(storage: Storage, settings: Settings) -> ReadService:
     """The read door over an open storage (for commands; the HTTP service builds its own in its context)."""
     log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
     return ReadService(
-        storage.service, log, projection_runner(storage, settings).store, ManifestSigner(settings.audit_key)
+        storage.service,
+        log,
+        projection_runner(storage, settings).store,
+        ManifestSigner(settings.audit_key),
+        review_rules=rules_from(settings),
+        installation=installation_of(settings),
+        retention=art15.retention_rules(settings),
+    )
+
+
+def installation_of(settings: Settings) -> fhir.Installation:
+    """What the papers and the FHIR exchange say of this installation, from the settings (docs/fhir.md,
+    docs/receipts.md): organisation numbers, the parties' names and the controllers' contact."""
+    named = (("SF", settings.forbund_name), ("REGION", settings.region_name), ("KOMMUN", settings.kommun_name))
+    return fhir.Installation(
+        region=settings.org_number_region,
+        kommun=settings.org_number_kommun,
+        sf=settings.org_number_sf,
+        public_url=settings.public_url,
+        party_names=tuple((code, name.strip()) for code, name in named if name and name.strip()),
+        controllers_contact=(settings.controllers_contact or "").strip() or None,
     )

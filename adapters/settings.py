@@ -7,12 +7,16 @@ import binascii
 import json
 import os
 import secrets
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.fhir import normalize_org_number
+from consent import Party
 
 
 class SettingsError(RuntimeError):
@@ -44,6 +48,18 @@ class Settings(BaseSettings):
     max_consent_months: int = Field(default=12, ge=1, le=36)
     # The planned length of a kartläggning (Drivhuset's six weeks), when no planned end is given.
     kartlaggning_weeks: int = Field(default=6, ge=1, le=52)
+    # Gallring (docs/retention.md): years after a party's last entry in a closed case until `samverkan gallring`
+    # erases that party's information; the whole participant goes once every party's time is up. The defaults
+    # follow each party's own rule where one was found (SoL: 5; patientdatalagen: 10); FK's, AF's and the
+    # förbund's are the förbund's decision (its informationshanteringsplan).
+    retention_years_fk: int = Field(default=5, ge=1, le=100)
+    retention_years_af: int = Field(default=5, ge=1, le=100)
+    retention_years_region: int = Field(default=10, ge=1, le=100)
+    retention_years_kommun: int = Field(default=5, ge=1, le=100)
+    retention_years_sf: int = Field(default=5, ge=1, le=100)
+    # The disclosure log is never thinned by gallring (it is hash-chained, kept whole); it must be kept at least
+    # this long, and never less than five years (HSLF-FS 2016:40 4 kap. 9 §).
+    disclosure_log_retention_years: int = Field(default=5, ge=5, le=100)
     # Storage timeouts, so an outage answers 503 instead of hanging requests.
     db_connect_timeout_s: int = Field(default=5, ge=1)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
@@ -59,6 +75,11 @@ class Settings(BaseSettings):
     token_jwks_file: Path | None = None
     token_issuer: str | None = None
     token_audience: str | None = None
+    # Token rules (docs/api.md, "Conventions"): a granskare or admin belongs to the förbund (SF) or to this operator
+    # party; no token may be valid for longer than the maximum lifetime; clock skew tolerated on exp, nbf and iat.
+    operator_agency: Party = Party.SF
+    token_max_lifetime_hours: int = Field(default=12, ge=1, le=7 * 24)
+    token_leeway_s: int = Field(default=30, ge=0, le=300)
     # Signs audit export manifests (Ed25519, base64 of the 32-byte private seed).
     audit_signing_key: str | None = None
     # Sign-in on the web pages through the organisation's OpenID provider (docs/web.md): authorisation code flow
@@ -74,6 +95,12 @@ class Settings(BaseSettings):
     # Signs the web pages' session cookie (base64 of 32 bytes); without it the token secret's key is used.
     session_secret: str | None = None
     log_level: str = "INFO"
+    # Request limits (docs/api.md, "Limits"): the request target (path and query), the header fields (each and all
+    # together, names and values) and the body, in bytes. Beyond them: 414, 431 and 413, answered before the rest
+    # is read; `samverkan serve` stops reading a request head a little beyond the first two.
+    max_url_bytes: int = Field(default=8 * 1024, ge=1024, le=1024 * 1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     # "inprocess": `samverkan serve` keeps the projections up to date in a background thread; "off": run
     # `samverkan projections run` as its own worker (recommended with several API workers).
     projections: Literal["inprocess", "off"] = "inprocess"
@@ -81,6 +108,35 @@ class Settings(BaseSettings):
     # How long a caseload or timeline read waits for the projections to reach the log's head as it was when the
     # read began (your own writes included) before it answers with what it has, marked as behind.
     read_wait_ms: int = Field(default=2_000, ge=0, le=30_000)
+    # Emergency access (nödåtkomst, docs/emergency.md): the longest window one opening gives, in minutes.
+    emergency_access_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # The log review's rules (docs/review.md): office hours in Swedish time on working days; one user reading at
+    # least N participants within M minutes; reads within H hours of the end of the consent they cite.
+    review_office_hours: str = Field(default="07:00-18:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    review_burst_participants: int = Field(default=10, ge=2, le=10_000)
+    review_burst_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    review_consent_end_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Organisation numbers (organisationsnummer, NNNNNN-NNNN) of the parties that differ per installation, carried
+    # by the FHIR exchange (docs/fhir.md): the region, the municipality and the förbund itself. The defaults are
+    # placeholders (000000-00xx, no real organisation): set the real ones before exchanging FHIR with anyone.
+    org_number_region: str = "000000-0018"
+    org_number_kommun: str = "000000-0026"
+    org_number_sf: str = "000000-0034"
+    # The parties' names as the papers for the participant give them (receipts, extracts; docs/receipts.md) and
+    # the controllers' contact those papers print. Without them, generic names and a placeholder text are used.
+    forbund_name: str | None = Field(default=None, max_length=200)
+    region_name: str | None = Field(default=None, max_length=200)
+    kommun_name: str | None = Field(default=None, max_length=200)
+    controllers_contact: str | None = Field(default=None, max_length=2_000)
+
+    @model_validator(mode="after")
+    def _org_numbers_valid(self) -> Settings:
+        for name in ("org_number_region", "org_number_kommun", "org_number_sf"):
+            try:
+                normalize_org_number(getattr(self, name))
+            except ValueError as problem:
+                raise SettingsError(f"SAMVERKAN_{name.upper()}: {problem}") from None
+        return self
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
@@ -100,6 +156,11 @@ class Settings(BaseSettings):
                     "samverkan keygen)"
                 )
         return self
+
+    @property
+    def token_max_lifetime(self) -> timedelta:
+        """The longest a bearer token may be valid (SAMVERKAN_TOKEN_MAX_LIFETIME_HOURS)."""
+        return timedelta(hours=self.token_max_lifetime_hours)
 
     @property
     def oidc_enabled(self) -> bool:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
-from eventsourcing.persistence import ConnectionUnavailableError, InterfaceError
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+import psycopg_pool
+import structlog
+from eventsourcing.persistence import ConnectionUnavailableError, InterfaceError, OperationalError
+from eventsourcing.postgres import (
+    ConnectionPool,
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
@@ -31,19 +43,249 @@ from adapters.settings import Settings
 from adapters.vault import Vault
 from coordination import CoordinationService
 
+log = structlog.get_logger("samverkan.storage")
+
 # Set by open_storage for the factory below; the library builds factories from string settings only.
 _PG_SESSION_OPTIONS = "POSTGRES_SESSION_OPTIONS"
 
+# -- PostgreSQL: fail fast while it is gone, carry on as soon as it is back (docs/operations.md, "Outages") ------
+#
+# What made an outage hang (measured with tests/reliability/test_outage_pg.py): each of the library's recorder
+# methods tries 10 times, each try waiting for the pool's timeout (a request hung 10 x the connect timeout, then
+# succeeded or failed); the pool retries a lost connection with a doubling back-off (1, 2, 4, 8, 16 s ... for up to
+# 5 minutes), so after PostgreSQL was back the pool went on waiting for its next attempt (12-15 s); and idle
+# connections that died with the server were handed out again. Here: one try per call (the client retries, told
+# so by 503 and Retry-After), the pool gives up re-trying on its own after the connect timeout and makes new
+# connections as soon as requests ask again, a pooled connection the server has closed is noticed before it is
+# handed out, and once a connection has failed a probe decides whether the database is gone: while it is, every
+# call is refused at once, and the probe tries again every PROBE_INTERVAL_S until the database answers.
+
+PROBE_INTERVAL_S = 0.5
+TCP_USER_TIMEOUT_MS = 30_000
+# The library's recorder methods that retry (eventsourcing.utils.retry: 10 attempts, 0.2 s apart).
+_RETRIED_METHODS = (
+    "insert_events",
+    "select_events",
+    "select_notifications",
+    "max_notification_id",
+    "insert_tracking",
+    "max_tracking_id",
+    "has_tracking_id",
+)
+_R = TypeVar("_R")
+# SQLSTATEs of a connection lost or refused: class 08 (connection exception), and the server shutting down or
+# starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+_CONNECTION_STATES = ("57P01", "57P02", "57P03")
+
+
+def _tried_once(recorder: type[_R]) -> type[_R]:
+    """The library's recorder class, except that each call is tried once: a request must not wait through ten
+    attempts for a database that is gone, and an insert tried again after a lost answer could store twice."""
+    plain = {
+        name: getattr(getattr(recorder, name), "__wrapped__", getattr(recorder, name))
+        for name in _RETRIED_METHODS
+        if hasattr(recorder, name)
+    }
+    return type(recorder.__name__, (recorder,), {**plain, "__doc__": recorder.__doc__})
+
+
+def connection_failed(error: BaseException | None) -> bool:
+    """True when a psycopg error says the connection itself failed (lost, refused, or none to be had in time),
+    not that the database refused a statement (a lock or statement timeout, a serialization failure)."""
+    if isinstance(error, psycopg_pool.PoolTimeout):
+        return True
+    if not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return False
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in _CONNECTION_STATES
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has something to read (or an error or end of stream) right now, without waiting."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+class Reachability:
+    """Whether PostgreSQL answers. A failed connection makes a probe (a new connection, in a background thread)
+    find out; while probes fail, every call is refused at once instead of waiting for a connection, and the probe
+    is repeated every `interval` seconds. When one succeeds, `on_back` runs (the pool drops the connections that
+    died meanwhile) and calls go through again."""
+
+    def __init__(self, probe: Callable[[], None], on_back: Callable[[], None], interval: float) -> None:
+        self._probe = probe
+        self._on_back = on_back
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._prober: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._down_since: float | None = None
+        self._reason = ""
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def check(self) -> None:
+        """Raises OperationalError at once while the database is known to be unreachable."""
+        since = self._down_since
+        if since is not None:
+            raise OperationalError(
+                f"the database does not answer ({self._reason}, for {time.monotonic() - since:.0f} s); "
+                f"tried again every {self.interval} s"
+            )
+
+    def suspect(self) -> None:
+        """A connection failed: probe the database (unless a probe is under way already)."""
+        with self._lock:
+            if self._closed.is_set() or (self._prober is not None and self._prober.is_alive()):
+                return
+            self._prober = threading.Thread(target=self._run, name="samverkan-db-probe", daemon=True)
+            self._prober.start()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self._probe()
+                break
+            except Exception as error:  # psycopg's errors, or the operating system's
+                if "too many clients" in str(error) or "connection slots are reserved" in str(error):
+                    break  # it answers; it is only full
+                self._reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    log.warning("database_unreachable", reason=self._reason)
+            self._closed.wait(self.interval)
+        since = self._down_since
+        try:
+            self._on_back()
+        except Exception as error:
+            log.warning("database_pool_check_failed", error_type=type(error).__name__)
+        self._down_since = None
+        if since is not None:
+            log.warning("database_reachable_again", unreachable_s=round(time.monotonic() - since, 1))
+
+
+class SamverkanPostgresDatastore(PostgresDatastore):
+    """The library's PostgreSQL datastore with a pool that fails fast during an outage and recovers at once after
+    it (see above): connect and TCP timeouts on every connection, the statement timeout, and the reachability
+    probe in front of the pool."""
+
+    def __init__(self, library: PostgresDatastore, *, session_options: str) -> None:
+        pool = library.pool
+        kwargs = dict(pool.kwargs) if isinstance(pool.kwargs, dict) else {}
+        self.connect_timeout = float(pool.timeout)
+        whole_seconds = max(1, round(self.connect_timeout))
+        kwargs.update(
+            connect_timeout=whole_seconds,
+            options=session_options,
+            # A peer that is gone without a word (a network cut): the kernel notices within idle + 3 x interval
+            # seconds on a connection that waits (idle in the pool, or for an answer), and gives up on data sent
+            # but not acknowledged for TCP_USER_TIMEOUT_MS (generous: a server slow to read must not be cut off).
+            keepalives=1,
+            keepalives_idle=whole_seconds,
+            keepalives_interval=1,
+            keepalives_count=3,
+            tcp_user_timeout=TCP_USER_TIMEOUT_MS,
+        )
+        self.idle_in_transaction_session_timeout = library.idle_in_transaction_session_timeout
+        self.pre_ping = library.pre_ping
+        self.pool_open_timeout = library.pool_open_timeout
+        self.single_row_tracking = library.single_row_tracking
+        self.lock_timeout = library.lock_timeout
+        self.schema = library.schema
+        self.originator_id_type = library.originator_id_type
+        self.enable_db_functions = library.enable_db_functions
+        self.db_type_names = set(library.db_type_names)
+        self.psycopg_type_adapters = dict(library.psycopg_type_adapters)
+        self.psycopg_python_types = dict(library.psycopg_python_types)
+        self._probe_kwargs = {k: v for k, v in kwargs.items() if k != "row_factory"}
+        self._get_password = pool.get_password_func
+        self.reachability = Reachability(self._probe, self._drop_dead_connections, PROBE_INTERVAL_S)
+        reachability = self.reachability  # not self: the pool must not keep the datastore alive
+        always_ask = library.pre_ping
+
+        def check(conn: psycopg.Connection[Any]) -> None:
+            # Before a pooled connection is handed out. No round trip while it is fine (unless POSTGRES_PRE_PING):
+            # an idle connection has nothing to read unless the server has said goodbye (its FATAL message, the
+            # end of the stream); only then is it asked.
+            try:
+                if conn.closed:  # also when broken
+                    raise psycopg.OperationalError("the connection is closed")
+                if always_ask or _readable(conn.fileno()):
+                    ConnectionPool.check_connection(conn)
+            except psycopg.Error:
+                reachability.suspect()
+                raise
+
+        self.pool = ConnectionPool(
+            get_password_func=pool.get_password_func,
+            connection_class=pool.connection_class,
+            kwargs=kwargs,
+            min_size=pool.min_size,
+            max_size=pool.max_size,
+            open=False,
+            configure=self.after_connect_func(),
+            check=check,
+            # Waiting for a connection: no longer than making one may take.
+            timeout=self.connect_timeout,
+            max_waiting=pool.max_waiting,
+            max_lifetime=pool.max_lifetime,
+            # A lost connection is re-made in the background for this long (1 s, then 2 s apart); after that, as
+            # soon as a request asks for one, instead of on a back-off that had grown to minutes.
+            reconnect_timeout=self.connect_timeout,
+        )
+        library.close()  # never opened: it has made no connection
+
+    @contextmanager
+    def get_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        self.reachability.check()
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as error:
+            if connection_failed(error.__cause__):
+                self.reachability.suspect()
+            raise
+
+    def _probe(self) -> None:
+        kwargs = dict(self._probe_kwargs)
+        if self._get_password is not None:
+            kwargs["password"] = self._get_password()
+        with psycopg.connect(**kwargs, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+
+    def _drop_dead_connections(self) -> None:
+        if not self.pool.closed:
+            self.pool.check()
+
+    def close(self) -> None:
+        reachability = getattr(self, "reachability", None)
+        if reachability is not None:
+            reachability.close()
+        super().close()
+
 
 class SamverkanPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory, plus connect and statement timeouts and the schema made on demand."""
+    """The library's PostgreSQL factory on SamverkanPostgresDatastore, with recorders that try each call once,
+    and the schema made on demand."""
+
+    aggregate_recorder_class = _tried_once(PostgresAggregateRecorder)
+    application_recorder_class = _tried_once(PostgresApplicationRecorder)
+    tracking_recorder_class = _tried_once(PostgresTrackingRecorder)
+    process_recorder_class = _tried_once(PostgresProcessRecorder)
 
     def __init__(self, env: Environment | Any) -> None:
         super().__init__(env)
-        kwargs = self.datastore.pool.kwargs
-        assert isinstance(kwargs, dict)
-        kwargs["connect_timeout"] = int(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or "5")
-        kwargs["options"] = self.env.get(_PG_SESSION_OPTIONS) or ""
+        self.datastore = SamverkanPostgresDatastore(
+            self.datastore, session_options=self.env.get(_PG_SESSION_OPTIONS) or ""
+        )
         if self.datastore.schema != "public":
             with self.datastore.transaction(commit=True) as cursor:
                 cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.datastore.schema)))
@@ -252,6 +494,7 @@ class Storage:
     target: DatabaseTarget
     service: CoordinationService
     vault: Vault
+    connect_timeout_s: int = 5
 
     @property
     def events_table(self) -> str:
@@ -267,7 +510,12 @@ class Storage:
             "port": self.target.port,
             "user": self.target.user,
             "dbname": self.target.dbname,
-            "connect_timeout": 5,
+            "connect_timeout": self.connect_timeout_s,
+            # A LISTEN connection waits for notifications on an idle socket: keepalives notice a peer that is gone.
+            "keepalives": 1,
+            "keepalives_idle": self.connect_timeout_s,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
         }
         if self.target.password:
             params["password"] = self.target.password
@@ -302,7 +550,7 @@ def open_storage(settings: Settings) -> Storage:
         else:
             assert isinstance(datastore, PostgresDatastore)
             vault.attach(PostgresKeyStore(datastore))
-    return Storage(target, service, vault)
+    return Storage(target, service, vault, settings.db_connect_timeout_s)
 
 
 @contextmanager

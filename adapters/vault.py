@@ -3,6 +3,9 @@
 Each participant gets a random AES-256-GCM data key, stored only wrapped (encrypted) by the master key, in one
 row together with the HMAC of the personnummer. Erasure deletes that row: every token sealed for the participant
 becomes unreadable, and the number can no longer be found, while the event history stays intact.
+
+A party's own fields (its decisions' summaries, the förbund's coordination notes) are sealed under a key of that
+party's for the participant, so gallring of one party's information deletes just that key (docs/retention.md).
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from consent import Party
 from coordination.errors import AlreadyEnrolled
 
 TOKEN_PREFIX = "v1."  # noqa: S105 - a format marker, not a secret
+# A party's own fields: `p1.<PARTY>.<base64>`, sealed under that party's key for the participant (docs/retention.md).
+PARTY_TOKEN_PREFIX = "p1."  # noqa: S105 - a format marker, not a secret
 FINGERPRINT_PREFIX = "f1."
 NO_NUMBER_PREFIX = "no-number:"
 NONCE_BYTES = 12
+# A party key row whose key was erased keeps this (empty) wrapped key: no new key is ever made for that party.
+ERASED_KEY = b""
 
 
 class KeyStore(Protocol):
@@ -49,7 +57,19 @@ class KeyStore(Protocol):
         ...
 
     def delete(self, participant_id: UUID) -> None:
-        """Deletes the participant's row, for good."""
+        """Deletes the participant's row and its party keys, for good."""
+        ...
+
+    def party_key(self, participant_id: UUID, party: str) -> bytes | None:
+        """The party's wrapped key for the participant: None when none was made, ERASED_KEY once erased."""
+        ...
+
+    def insert_party_key(self, participant_id: UUID, party: str, wrapped_key: bytes) -> None:
+        """Stores a party key unless the participant already has one for that party (made or erased)."""
+        ...
+
+    def erase_party_key(self, participant_id: UUID, party: str) -> None:
+        """Overwrites the party's key with ERASED_KEY (made so when there was none), for good."""
         ...
 
 
@@ -62,7 +82,11 @@ class LookupTaken(Exception):
 
 
 class Vault:
-    """Implements coordination's PersonalDataVault with AES-GCM data keys wrapped by a master key."""
+    """Implements coordination's PersonalDataVault with AES-GCM data keys wrapped by a master key.
+
+    A party's key for a participant is wrapped by the participant's data key (not the master key): erasing the
+    participant's key makes its party keys unopenable even before their rows are deleted.
+    """
 
     def __init__(
         self,
@@ -78,6 +102,7 @@ class Vault:
         self._lookup_key = lookup_key
         self._store = store
         self._cache: OrderedDict[UUID, _ParticipantKey] = OrderedDict()
+        self._party_cache: OrderedDict[tuple[UUID, str], AESGCM] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -118,7 +143,15 @@ class Vault:
     def remove_lookup(self, participant_id: UUID) -> None:
         self.store.set_lookup(participant_id, f"{NO_NUMBER_PREFIX}{participant_id}")
 
-    def seal(self, participant_id: UUID, text: str) -> str:
+    def seal(self, participant_id: UUID, text: str, party: Party | None = None) -> str:
+        if party is not None:
+            code = Party(party).value
+            cipher = self._party_key(participant_id, code, create=True)
+            if cipher is None:
+                raise LookupError("the party's key for the participant has been erased")
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = nonce + cipher.encrypt(nonce, text.encode(), _party_aad(participant_id, code))
+            return f"{PARTY_TOKEN_PREFIX}{code}.{base64.b64encode(sealed).decode()}"
         key = self._data_key(participant_id)
         if key is None:
             raise LookupError("the participant's data key has been erased")
@@ -127,12 +160,27 @@ class Vault:
         return TOKEN_PREFIX + base64.b64encode(sealed).decode()
 
     def unseal(self, participant_id: UUID, token: str) -> str | None:
+        if token.startswith(PARTY_TOKEN_PREFIX):
+            return self._unseal_party(participant_id, token)
         key = self._data_key(participant_id)
         if key is None or not token.startswith(TOKEN_PREFIX):
             return None
         raw = base64.b64decode(token[len(TOKEN_PREFIX) :])
         try:
             return key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], participant_id.bytes).decode()
+        except InvalidTag:
+            return None
+
+    def _unseal_party(self, participant_id: UUID, token: str) -> str | None:
+        code, _, encoded = token[len(PARTY_TOKEN_PREFIX) :].partition(".")
+        if code not in Party.__members__:
+            return None
+        cipher = self._party_key(participant_id, code, create=False)
+        if cipher is None:
+            return None
+        raw = base64.b64decode(encoded)
+        try:
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _party_aad(participant_id, code)).decode()
         except InvalidTag:
             return None
 
@@ -145,7 +193,51 @@ class Vault:
     def erase(self, participant_id: UUID) -> None:
         with self._lock:
             self._cache.pop(participant_id, None)
+            for cached in [k for k in self._party_cache if k[0] == participant_id]:
+                del self._party_cache[cached]
         self.store.delete(participant_id)
+
+    def erase_party(self, participant_id: UUID, party: Party) -> None:
+        code = Party(party).value
+        with self._lock:
+            self._party_cache.pop((participant_id, code), None)
+        self.store.erase_party_key(participant_id, code)
+
+    def key_erased(self, participant_id: UUID, party: Party | None = None) -> bool:
+        """True when the participant's key (party None) or the party's key for it is gone for good; a recorded
+        erasure whose key is still here was interrupted (gallring finishes it)."""
+        if party is None:
+            return self.store.wrapped_key(participant_id) is None
+        if self.store.wrapped_key(participant_id) is None:
+            return True  # with the participant's key, every party key it wrapped is gone
+        return self.store.party_key(participant_id, Party(party).value) == ERASED_KEY
+
+    def _party_key(self, participant_id: UUID, party: str, *, create: bool) -> AESGCM | None:
+        """The party's key for the participant (made when `create` and there is none yet); None once erased."""
+        with self._lock:
+            cached = self._party_cache.get((participant_id, party))
+            if cached is not None:
+                self._party_cache.move_to_end((participant_id, party))
+                return cached
+        participant = self._data_key(participant_id)
+        if participant is None:
+            return None
+        wrapped = self.store.party_key(participant_id, party)
+        if wrapped is None and create:
+            fresh = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(NONCE_BYTES)
+            aad = b"party-key:" + _party_aad(participant_id, party)
+            self.store.insert_party_key(participant_id, party, nonce + participant.cipher.encrypt(nonce, fresh, aad))
+            wrapped = self.store.party_key(participant_id, party)  # another worker's key, if it was first
+        if not wrapped:  # none made, or erased (ERASED_KEY)
+            return None
+        aad = b"party-key:" + _party_aad(participant_id, party)
+        cipher = AESGCM(participant.cipher.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad))
+        with self._lock:
+            self._party_cache[(participant_id, party)] = cipher
+            while len(self._party_cache) > self._cache_size:
+                self._party_cache.popitem(last=False)
+        return cipher
 
     def _remember(self, participant_id: UUID, key: _ParticipantKey) -> None:
         with self._lock:
@@ -180,3 +272,8 @@ class _ParticipantKey:
         self.fingerprints = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"samverkan fingerprint v1"
         ).derive(data_key)
+
+
+def _party_aad(participant_id: UUID, party: str) -> bytes:
+    """Associated data binding a party token (and its key) to one participant and one party."""
+    return participant_id.bytes + b"/" + party.encode()

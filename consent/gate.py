@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from consent.model import Block, Consent, Grant, utc
+from consent.model import Block, Consent, EmergencyAccess, Grant, utc
 from consent.parties import Party, is_own_category
 
 
@@ -26,9 +26,11 @@ class ConsentRef:
 
 @dataclass(frozen=True)
 class Allowed:
-    """The gate allows it; `consent` is None when the party acts on its own information."""
+    """The gate allows it; `consent` is None when the party acts on its own information, or when an emergency
+    access (`emergency`, its id) opened it without a consent."""
 
     consent: ConsentRef | None
+    emergency: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,17 @@ E = TypeVar("E", bound=Disclosable)
 
 
 def may_see(
-    consents: Iterable[Consent], reader: Party, event: Disclosable, at: datetime, blocks: Iterable[Block] = ()
+    consents: Iterable[Consent],
+    reader: Party,
+    event: Disclosable,
+    at: datetime,
+    blocks: Iterable[Block] = (),
+    emergency: Iterable[EmergencyAccess] = (),
 ) -> Allowed | Refused:
-    """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant and
-    while no active block of its discloser covers it (a block beats any consent)."""
+    """May `reader` see `event` at `at`? Its own events always; another party's only under an active grant, or
+    in the window of an emergency access opened by the reader, and only while no active block of its discloser
+    covers it (a block beats any consent and any emergency access). A consent is cited before an emergency
+    access: what consent opens is not emergency access."""
     needed = Grant(event.agency, reader, event.category)
     if utc(event.recorded_at) > utc(at):
         return Refused(needed, "not-yet-recorded")
@@ -101,19 +110,28 @@ def may_see(
     if any(b.blocks(event.agency, reader, event.category, at) for b in blocks):
         return Refused(needed, BLOCKED)
     ref = _covering_consent(consents, event.agency, reader, event.category, at)
-    if ref is None:
-        return Refused(needed, NO_ACTIVE_GRANT)
-    return Allowed(ref)
+    if ref is not None:
+        return Allowed(ref)
+    opened = next((e for e in emergency if e.opens(reader, at)), None)
+    if opened is not None:
+        return Allowed(None, emergency=opened.id)
+    return Refused(needed, NO_ACTIVE_GRANT)
 
 
 def visible(
-    consents: Iterable[Consent], reader: Party, events: Iterable[E], at: datetime, blocks: Iterable[Block] = ()
+    consents: Iterable[Consent],
+    reader: Party,
+    events: Iterable[E],
+    at: datetime,
+    blocks: Iterable[Block] = (),
+    emergency: Iterable[EmergencyAccess] = (),
 ) -> list[tuple[E, ConsentRef | None]]:
-    """The events `reader` may see at `at`, each paired with the consent that allows it (None: its own)."""
-    consents, blocks = tuple(consents), tuple(blocks)
+    """The events `reader` may see at `at`, each paired with the consent that allows it (None: its own, or
+    opened by an emergency access)."""
+    consents, blocks, emergency = tuple(consents), tuple(blocks), tuple(emergency)
     shown: list[tuple[E, ConsentRef | None]] = []
     for event in events:
-        verdict = may_see(consents, reader, event, at, blocks)
+        verdict = may_see(consents, reader, event, at, blocks, emergency)
         if isinstance(verdict, Allowed):
             shown.append((event, verdict.consent))
     return shown

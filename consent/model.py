@@ -186,3 +186,25 @@ class Block:
     def lift(self, at: datetime) -> Block:
         """The block after it is lifted at `at`."""
         return replace(self, lifted_at=at)
+
+
+@dataclass(frozen=True)
+class EmergencyAccess:
+    """An emergency access (nödåtkomst): one user of `reader` opens the other parties' information about the
+    participant without a consent, for a stated reason, from `opened_at` until `until`. Blocks still beat it;
+    every read in the window is logged as emergency access and reviewed afterwards."""
+
+    id: UUID
+    reader: Party
+    user_id: str
+    reason: str
+    opened_at: datetime
+    until: datetime
+
+    def active(self, at: datetime) -> bool:
+        """True when the window is open at `at` (from `opened_at`, up to but not including `until`)."""
+        return utc(self.opened_at) <= utc(at) < utc(self.until)
+
+    def opens(self, reader: Party, at: datetime) -> bool:
+        """True when this access lets `reader` see another party's information at `at`."""
+        return reader == self.reader and self.active(at)

@@ -1,7 +1,7 @@
 """The participant's shared case (event-sourced) and the application service that records it."""
 
 from coordination.application import MAX_ATTEMPTS, CoordinationService, DecisionOutcome
-from coordination.domain import OUTCOMES, Case, DecisionState
+from coordination.domain import ERASURE_REASONS, GALLRING, OUTCOMES, Case, DecisionState, Erasure
 from coordination.errors import (
     AlreadyEnrolled,
     ConcurrencyConflict,
@@ -15,6 +15,8 @@ from coordination.errors import (
 from coordination.ports import PersonalDataVault
 
 __all__ = [
+    "ERASURE_REASONS",
+    "GALLRING",
     "MAX_ATTEMPTS",
     "OUTCOMES",
     "AlreadyEnrolled",
@@ -26,6 +28,7 @@ __all__ = [
     "DecisionOutcome",
     "DecisionState",
     "DomainError",
+    "Erasure",
     "InvalidCommand",
     "NotFound",
     "NotPermitted",

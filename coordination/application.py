@@ -21,6 +21,7 @@ from consent import (
     Consent,
     ConsentForm,
     ConsentRef,
+    EmergencyAccess,
     Party,
     consent_problems,
     expand_grants,
@@ -30,13 +31,15 @@ from consent import (
     visible,
 )
 from coordination.catalogue import (
+    EMERGENCY_NOTE_MIN_LENGTH,
+    EMERGENCY_REASONS,
     KARTLAGGNING,
     checked_attributes,
     decision_type_code,
     follow_up_codes,
     intervention_kind,
 )
-from coordination.domain import MEETING, Case, DecisionState, PlanStep, Sealed
+from coordination.domain import ERASURE_REASONS, MEETING, Case, DecisionState, Erasure, PlanStep, Sealed
 from coordination.errors import (
     AlreadyEnrolled,
     ConcurrencyConflict,
@@ -48,11 +51,13 @@ from coordination.errors import (
 )
 from coordination.personnummer import InvalidPersonnummer, Personnummer, parse_personnummer
 from coordination.ports import PersonalDataVault
+from coordination.strict import clean_text
 
 T = TypeVar("T")
 GrantSpec = tuple[Party | str, Party | str, Iterable[str]]
 MAX_ATTEMPTS = 8  # bounded retries of a version conflict before answering 409
 KARTLAGGNING_WEEKS = 6  # Drivhuset's six-week kartläggning
+ADMIN_REQUEST = "admin-request"  # the erasure reason when an admin gives none (ERASURE_REASONS)
 
 
 class DateAsISO(Transcoding):
@@ -189,18 +194,30 @@ class CoordinationService(Application[UUID]):
                 return None
             return cast(Case, copy.deepcopy(cached))
 
-    def _seal(self, case_id: UUID, text: str | None, field: str, *, max_length: int = 10_000) -> Sealed | None:
+    def _seal(
+        self,
+        case_id: UUID,
+        text: str | None,
+        field: str,
+        *,
+        max_length: int = 10_000,
+        party: Party | None = None,
+        one_line: bool = False,
+    ) -> Sealed | None:
+        """Seals a field: a party's own text (`party`) under that party's key, so its gallring erases only it. The
+        text must pass the strict text rule (coordination/strict.py; `one_line`: no line breaks) and is kept in NFC."""
         if text is None:
             return None
-        if not text.strip():
-            raise InvalidCommand(field, "must not be blank")
-        if len(text) > max_length:
-            raise InvalidCommand(field, f"must be at most {max_length} characters")
+        text = _require_text(text, field, max_length, one_line=one_line)
         try:
-            return self.vault.seal(case_id, text)
+            return self.vault.seal(case_id, text, party)
         except LookupError:
-            # No key: the participant does not exist, or was erased.
-            self.get_case(case_id)
+            # No key: the participant does not exist, or was erased (or the party's information was).
+            case = self.get_case(case_id)
+            if party is not None and not case.is_erased:
+                raise Conflict(
+                    f"{party.value}'s information about the participant has been erased; it records no more"
+                ) from None
             raise Conflict("the participant's personal data has been erased; nothing more can be recorded") from None
 
     def _fingerprint(self, case_id: UUID, text: str) -> str:
@@ -210,8 +227,17 @@ class CoordinationService(Application[UUID]):
             self.get_case(case_id)
             raise Conflict("the participant's personal data has been erased; nothing more can be recorded") from None
 
-    def _sealed(self, case_id: UUID, text: str, field: str, *, max_length: int = 10_000) -> Sealed:
-        token = self._seal(case_id, text, field, max_length=max_length)
+    def _sealed(
+        self,
+        case_id: UUID,
+        text: str,
+        field: str,
+        *,
+        max_length: int = 10_000,
+        party: Party | None = None,
+        one_line: bool = False,
+    ) -> Sealed:
+        token = self._seal(case_id, text, field, max_length=max_length, party=party, one_line=one_line)
         assert token is not None
         return token
 
@@ -257,8 +283,8 @@ class CoordinationService(Application[UUID]):
             self.vault.provision(case_id, lookup)
         try:
             identity = {
-                "given_name": self._sealed(case_id, given_name, "given_name", max_length=200),
-                "family_name": self._sealed(case_id, family_name, "family_name", max_length=200),
+                "given_name": self._sealed(case_id, given_name, "given_name", max_length=200, one_line=True),
+                "family_name": self._sealed(case_id, family_name, "family_name", max_length=200, one_line=True),
             }
             if shown is not None:
                 identity["personnummer"] = self.vault.seal(case_id, shown)
@@ -266,7 +292,9 @@ class CoordinationService(Application[UUID]):
                 assert birth_date is not None
                 identity["birth_date"] = self.vault.seal(case_id, birth_date.isoformat())
             for key, value in (contact or {}).items():
-                identity[f"contact.{key}"] = self._sealed(case_id, value, f"contact.{key}", max_length=500)
+                identity[f"contact.{key}"] = self._sealed(
+                    case_id, value, f"contact.{key}", max_length=500, one_line=key != "address"
+                )
             case = Case(
                 id=case_id,
                 identity=identity,
@@ -289,7 +317,7 @@ class CoordinationService(Application[UUID]):
         number = self._parse(personnummer)
         if self.get_case(case_id).has_number:
             raise Conflict("the participant already has a personnummer or samordningsnummer")
-        sealed = self._sealed(case_id, number.formatted(), "personnummer", max_length=20)
+        sealed = self._sealed(case_id, number.formatted(), "personnummer", max_length=20, one_line=True)
         self.vault.add_lookup(case_id, self.vault.lookup_hash(number.digits))
         try:
             self._change(
@@ -311,9 +339,10 @@ class CoordinationService(Application[UUID]):
         """The participant enrolled under this personnummer, if any."""
         return self.vault.find(self.vault.lookup_hash(self._parse(personnummer).digits))
 
-    def read(self, case: Case, token: Sealed | None) -> str | None:
-        """Opens a sealed field of this case; None when absent or erased."""
-        if token is None or case.is_erased:
+    def read(self, case: Case, token: Sealed | None, party: Party | None = None) -> str | None:
+        """Opens a sealed field of this case; None when absent or erased: the whole participant's personal data,
+        or (`party`, whose field it is) that party's information."""
+        if token is None or case.is_erased or (party is not None and case.is_party_erased(party)):
             return None
         return self.vault.unseal(case.id, token)
 
@@ -345,7 +374,7 @@ class CoordinationService(Application[UUID]):
         """Records the remiss that brought the participant to the förbund."""
         sender = _party(remittent, "remittent")
         needed = tuple(_party(p, "needs") for p in needs)
-        sealed = self._sealed(case_id, reason, "reason")
+        sealed = self._sealed(case_id, reason, "reason", party=Party.SF)
         self._change(case_id, lambda case, at: case.receive_referral(sender, sealed, received_date, needed, by, at))
 
     def record_consent(
@@ -385,11 +414,11 @@ class CoordinationService(Application[UUID]):
             raise InvalidCommand(problems[0].field, problems[0].message)
         consent_id = uuid4()
         sealed_purpose = self._sealed(case_id, purpose, "purpose", max_length=1000)
-        sealed_witness = self._seal(case_id, witness, "witness", max_length=200)
+        sealed_witness = self._seal(case_id, witness, "witness", max_length=200, one_line=True)
         first, second = [*named, None, None][:2]
-        sealed_guardian = self._seal(case_id, first, "guardian", max_length=200)
-        sealed_second = self._seal(case_id, second, "guardians", max_length=200)
-        sealed_document = self._seal(case_id, document_ref, "document_ref", max_length=200)
+        sealed_guardian = self._seal(case_id, first, "guardian", max_length=200, one_line=True)
+        sealed_second = self._seal(case_id, second, "guardians", max_length=200, one_line=True)
+        sealed_document = self._seal(case_id, document_ref, "document_ref", max_length=200, one_line=True)
         return self._change(
             case_id,
             lambda case, at: case.record_consent(
@@ -446,6 +475,33 @@ class CoordinationService(Application[UUID]):
         party = _party(agency, "agency")
         self._change(case_id, lambda case, at: case.lift_block(block_id, party, by, at))
 
+    # -- emergency access (nödåtkomst) ----------------------------------------------------------------------------
+
+    def open_emergency_access(
+        self, case_id: UUID, *, by: str, agency: str, reason: str, note: str, minutes: int
+    ) -> EmergencyAccess:
+        """Opens, for user `by` of `agency`, the other parties' information about the participant without a
+        consent for `minutes` minutes: the reason from EMERGENCY_REASONS and a note are required (the note is
+        sealed). Blocks still apply; every read in the window is logged as emergency access."""
+        party = _party(agency, "agency")
+        code = (reason or "").strip().lower()
+        if code not in EMERGENCY_REASONS:
+            raise InvalidCommand("reason", f"give one of the emergency reasons: {', '.join(EMERGENCY_REASONS)}")
+        if len((note or "").strip()) < EMERGENCY_NOTE_MIN_LENGTH:
+            raise InvalidCommand(
+                "note", f"say why the information is needed now (at least {EMERGENCY_NOTE_MIN_LENGTH} characters)"
+            )
+        if not 1 <= minutes <= 24 * 60:
+            raise InvalidCommand("minutes", "must be a number of minutes from 1")
+        access_id = uuid4()
+        sealed = self._sealed(case_id, note, "note", max_length=2_000)
+
+        def command(case: Case, at: datetime) -> EmergencyAccess:
+            case.open_emergency_access(access_id, party, by, code, sealed, at + timedelta(minutes=minutes), at)
+            return case.emergency_accesses[access_id]
+
+        return self._change(case_id, command)
+
     # -- agency decisions ---------------------------------------------------------------------------------------
 
     def record_decision(
@@ -471,8 +527,8 @@ class CoordinationService(Application[UUID]):
             raise NotPermitted(f"{party.value} records decisions only in its own category, not {category!r}")
         code = decision_type_code(category, decision_type)
         checked = checked_attributes(category, code, attributes)
-        _require_text(source_ref, "source_ref", 200)
-        sealed = self._sealed(case_id, summary, "summary")
+        source_ref = _require_text(source_ref, "source_ref", 200, one_line=True)
+        sealed = self._sealed(case_id, summary, "summary", party=party)
         # The agency's reference is kept only as a keyed fingerprint (gone with the participant's key); the text
         # itself is compared with references stored in clear before fingerprints were introduced.
         fingerprint = self._fingerprint(case_id, source_ref)
@@ -499,7 +555,7 @@ class CoordinationService(Application[UUID]):
     def retract_decision(self, case_id: UUID, decision_id: UUID, *, by: str, agency: str, reason: str) -> None:
         """Retracts a decision the same agency recorded."""
         party = _party(agency, "agency")
-        sealed = self._sealed(case_id, reason, "reason", max_length=2000)
+        sealed = self._sealed(case_id, reason, "reason", max_length=2000, party=party)
         self._change(case_id, lambda case, at: case.retract_decision(decision_id, party, sealed, by, at))
 
     def visible_decisions(
@@ -520,9 +576,13 @@ class CoordinationService(Application[UUID]):
         self, case_id: UUID, *, by: str, goals: Iterable[str], steps: Iterable[tuple[str, str, date]]
     ) -> int:
         """Records a new version of the handlingsplan; steps are (agency, description, due)."""
-        sealed_goals = tuple(self._sealed(case_id, g, "goals", max_length=2000) for g in goals)
+        sealed_goals = tuple(self._sealed(case_id, g, "goals", max_length=2000, party=Party.SF) for g in goals)
         sealed_steps = tuple(
-            PlanStep(_party(a, "steps.agency"), self._sealed(case_id, d, "steps.description", max_length=2000), due)
+            PlanStep(
+                _party(a, "steps.agency"),
+                self._sealed(case_id, d, "steps.description", max_length=2000, party=Party.SF),
+                due,
+            )
             for a, d, due in steps
         )
         return self._change(case_id, lambda case, at: case.revise_plan(sealed_goals, sealed_steps, by, at))
@@ -556,7 +616,7 @@ class CoordinationService(Application[UUID]):
         self, case_id: UUID, intervention_id: UUID, *, by: str, end_date: date, reason: str | None = None
     ) -> None:
         """Ends an insats."""
-        sealed = self._seal(case_id, reason, "reason", max_length=2000)
+        sealed = self._seal(case_id, reason, "reason", max_length=2000, party=Party.SF)
         self._change(case_id, lambda case, at: case.end_intervention(intervention_id, end_date, sealed, by, at))
 
     def record_meeting(
@@ -573,7 +633,7 @@ class CoordinationService(Application[UUID]):
         """Records a joint meeting (or home visit) held, or missed (attended False), without booking it first;
         returns its id."""
         present = tuple(_party(p, "agencies_present") for p in agencies_present)
-        sealed = self._seal(case_id, notes, "notes")
+        sealed = self._seal(case_id, notes, "notes", party=Party.SF)
         meeting_id = uuid4()
         self._change(
             case_id, lambda case, at: case.record_meeting(meeting_id, day, present, attended, sealed, by, at, kind)
@@ -603,7 +663,7 @@ class CoordinationService(Application[UUID]):
     ) -> None:
         """Records that a booked meeting was held (with the parties present) or missed."""
         present = tuple(_party(p, "agencies_present") for p in agencies_present)
-        sealed = self._seal(case_id, notes, "notes")
+        sealed = self._seal(case_id, notes, "notes", party=Party.SF)
         self._change(
             case_id, lambda case, at: case.record_meeting_outcome(meeting_id, present, attended, sealed, by, at)
         )
@@ -623,19 +683,55 @@ class CoordinationService(Application[UUID]):
         codes = follow_up_codes(follow_up)
         ending = None
         if end_interventions is not None:
-            ending = (end_interventions[0], self._seal(case_id, end_interventions[1], "reason", max_length=2000))
+            reason = self._seal(case_id, end_interventions[1], "reason", max_length=2000, party=Party.SF)
+            ending = (end_interventions[0], reason)
         self._change(case_id, lambda case, at: case.close(outcome, closed_date, by, at, codes, ending))
 
-    def erase_personal_data(self, case_id: UUID, *, by: str) -> None:
-        """Erases the participant's personal data: records the erasure, then deletes the key and lookup hash.
+    def erase_personal_data(self, case_id: UUID, *, by: str, reason: str = ADMIN_REQUEST) -> None:
+        """Erases the participant's personal data: records the erasure (with its reason code), then deletes the key
+        and lookup hash.
 
         The event goes first so that a crash in between leaves a case marked erased whose key a retry deletes;
         never a deleted key on a case that still claims to be readable.
         """
+        self.record_erasure(case_id, by=by, reason=reason)
+        self.delete_erased_key(case_id)
+
+    def record_erasure(
+        self, case_id: UUID, *, by: str, reason: str, party: Party | str | None = None
+    ) -> tuple[Erasure, bool]:
+        """Records that the participant's personal data (party None), or one party's own information, is erased,
+        with a reason code from ERASURE_REASONS. Returns the erasure and whether this call recorded it (False: it
+        already was, or the whole participant's was). `delete_erased_key` then deletes the key."""
+        if reason not in ERASURE_REASONS:
+            raise InvalidCommand("reason", f"use one of {', '.join(ERASURE_REASONS)}")
+        who = None if party is None else _party(str(party), "party")
+
+        def command(case: Case, at: datetime) -> tuple[Erasure, bool]:
+            done = case.erasure(None) or (None if who is None else case.erasure(who))
+            if done is not None:
+                return done, False
+            if who is None:
+                case.erase_personal_data(by, at, reason)
+            else:
+                case.erase_party_data(who, reason, by, at)
+            made = case.erasure(who)
+            assert made is not None
+            return made, True
+
+        return self._change(case_id, command)
+
+    def delete_erased_key(self, case_id: UUID, party: Party | None = None) -> None:
+        """Deletes the key of a recorded erasure: the participant's (with its parties' keys and the lookup hash),
+        or one party's. Idempotent; refused (Conflict) when the case does not record that erasure, so a key is
+        never deleted under a case that still claims to be readable."""
         case = self.get_case(case_id)
-        if not case.is_erased:
-            self._change(case_id, lambda case, at: case.erase_personal_data(by, at))
-        self.vault.erase(case_id)
+        if case.is_erased:
+            self.vault.erase(case_id)
+        elif party is not None and case.is_party_erased(party):
+            self.vault.erase_party(case_id, party)
+        else:
+            raise Conflict("record the erasure first: its key is deleted only once the case says it is erased")
 
 
 def _party(value: str, field: str) -> Party:
@@ -666,8 +762,12 @@ def _reserve_identity(birth_date: date | None, legal_gender: str | None, today: 
     return birth_date.year, legal_gender
 
 
-def _require_text(value: str, field: str, max_length: int) -> None:
-    if not value or not value.strip():
-        raise InvalidCommand(field, "must not be blank")
-    if len(value) > max_length:
+def _require_text(value: str, field: str, max_length: int, *, one_line: bool = False) -> str:
+    """`value` in NFC when it passes the strict text rule (coordination/strict.py) and is short enough."""
+    try:
+        text = clean_text(value, several_lines=not one_line)
+    except ValueError as wrong:
+        raise InvalidCommand(field, str(wrong)) from None  # the rule's message never repeats the input
+    if len(text) > max_length:
         raise InvalidCommand(field, f"must be at most {max_length} characters")
+    return text

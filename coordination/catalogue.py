@@ -280,3 +280,14 @@ def follow_up_codes(codes: Mapping[str, str] | None) -> dict[str, str]:
             raise InvalidCommand(field, f"use one of {', '.join(allowed)}")
         checked[field] = code
     return checked
+
+
+# -- emergency access (nödåtkomst) -----------------------------------------------------------------------------
+# The reasons a handläggare may give for opening another party's information without a consent (docs/emergency.md
+# explains each and when it applies). Each needs a free-text note beside it; the window is short (default 60 min).
+EMERGENCY_REASONS: dict[str, str] = {
+    "fara-for-liv-eller-halsa": "Fara för den enskildes liv eller hälsa, och uppgifterna behövs genast",
+    "akut-skyddsbehov": "Akut behov av skydd (våld, hot, ett barn som far illa) som inte kan vänta på samtycke",
+    "kan-inte-samtycka": "Den enskilde kan inte ta ställning till samtycke nu och ärendet kan inte vänta",
+}
+EMERGENCY_NOTE_MIN_LENGTH = 10

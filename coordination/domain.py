@@ -20,6 +20,7 @@ from consent import (
     Block,
     Consent,
     ConsentRef,
+    EmergencyAccess,
     Grant,
     GrantState,
     Party,
@@ -33,6 +34,12 @@ from coordination.errors import Conflict, ConsentRequired, InvalidCommand, NotFo
 Sealed = str  # an encrypted token made by the PersonalDataVault; opaque to the domain
 
 OUTCOMES = ("work", "studies", "other_support", "moved", "declined", "error")
+# Why personal data was erased (docs/retention.md): a code, never free text, since it is stored and logged in clear.
+GALLRING = "gallring"  # a retention rule ran out
+ERASURE_REASONS = (GALLRING, "admin-request", "participant-request", "enrolled-in-error")
+# What a party's sealed field holds in the case's state once that party's information is erased: no token at all
+# (the stored events keep theirs, unreadable without the deleted key), so no read path can open it.
+ERASED_FIELD: Sealed = "erased"
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,16 @@ class Meeting:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """An erasure of personal data: the whole participant's (party None) or one party's own information, with its
+    reason code (None on erasures stored before reasons were recorded) and its instant."""
+
+    party: Party | None
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Closure:
     """The case's end (avslut) and its outcome."""
 
@@ -204,6 +221,8 @@ class Case(Aggregate):
         self.consent_guardians: dict[UUID, Sealed | None] = {}
         self.second_guardians: dict[UUID, Sealed] = {}
         self.blocks: dict[UUID, Block] = {}
+        self.emergency_accesses: dict[UUID, EmergencyAccess] = {}
+        self.emergency_notes: dict[UUID, Sealed] = {}
         self.decisions: dict[UUID, DecisionState] = {}
         self.source_refs: dict[str, UUID] = {}
         self.plans: list[Plan] = []
@@ -212,6 +231,8 @@ class Case(Aggregate):
         self.closure: Closure | None = None
         self.follow_up_after: dict[str, str] = {}
         self.erased_at: datetime | None = None
+        self.erasure_reason: str | None = None
+        self.party_erasures: dict[Party, Erasure] = {}
 
     # -- guards -------------------------------------------------------------------------------------------
 
@@ -471,6 +492,55 @@ class Case(Aggregate):
     def _block_lifted(self, block_id: UUID, by: str, timestamp: datetime) -> None:
         self.blocks[block_id] = self.blocks[block_id].lift(timestamp)
 
+    # -- emergency access (nödåtkomst) ---------------------------------------------------------------------
+
+    def open_emergency_access(
+        self,
+        access_id: UUID,
+        reader: Party,
+        user_id: str,
+        reason: str,
+        note: Sealed,
+        until: datetime,
+        at: datetime,
+    ) -> None:
+        """Opens, for one user of `reader`, the other parties' information about the participant without a
+        consent until `until`, for a reason from the fixed list and a sealed note. Blocks still beat it."""
+        self._require_not_erased()
+        if access_id in self.emergency_accesses:
+            raise Conflict("an emergency access with this id is already recorded")
+        if reader == Party.SF:
+            raise NotPermitted("emergency access is for an agency's handläggare; the förbund reads by consent")
+        self._emergency_access_opened(
+            access_id=access_id,
+            reader=reader.value,
+            user_id=user_id,
+            reason=reason,
+            note=note,
+            until=until,
+            timestamp=at,
+        )
+
+    @event("EmergencyAccessOpened")
+    def _emergency_access_opened(
+        self,
+        access_id: UUID,
+        reader: str,
+        user_id: str,
+        reason: str,
+        note: Sealed,
+        until: datetime,
+        timestamp: datetime,
+    ) -> None:
+        self.emergency_accesses[access_id] = EmergencyAccess(
+            access_id, Party(reader), user_id, reason, timestamp, until
+        )
+        self.emergency_notes[access_id] = note
+
+    def emergency_for(self, reader: Party, user_id: str, at: datetime) -> list[EmergencyAccess]:
+        """The emergency accesses `user_id` of `reader` has open at `at`."""
+        return [a for a in self.emergency_accesses.values() if a.user_id == user_id and a.opens(reader, at)]
+
     # -- agency decisions -----------------------------------------------------------------------------------
 
     def _gate(self, agency: Party, category: str, at: datetime) -> ConsentRef | None:
@@ -503,6 +573,7 @@ class Case(Aggregate):
         if existing is not None:
             return existing.id, False
         self._require_open()
+        self._require_party_not_erased(agency)
         if corrects is not None:
             original = self.decision(corrects)
             if original.agency != agency:
@@ -602,6 +673,7 @@ class Case(Aggregate):
         decision = self.decision(decision_id)
         if decision.agency != agency:
             raise NotPermitted("only the agency that recorded a decision can retract it")
+        self._require_party_not_erased(agency)
         if decision.status == "retracted":
             raise Conflict("the decision is already retracted")
         if decision.status == "corrected":
@@ -848,12 +920,63 @@ class Case(Aggregate):
 
     # -- erasure -------------------------------------------------------------------------------------------
 
-    def erase_personal_data(self, by: str, at: datetime) -> None:
-        """Marks the participant's personal data erased; the application deletes the key that opens it."""
+    def erase_personal_data(self, by: str, at: datetime, reason: str | None = None) -> None:
+        """Marks the participant's personal data erased, with the reason code; the application deletes the key
+        that opens it."""
         self._require_not_erased()
-        self._personal_data_erased(by=by, timestamp=at)
+        self._personal_data_erased(by=by, timestamp=at, reason=reason)
 
     @event("PersonalDataErased")
-    def _personal_data_erased(self, by: str, timestamp: datetime) -> None:
+    def _personal_data_erased(self, by: str, timestamp: datetime, reason: str | None = None) -> None:
+        # `reason` is absent from erasures stored before it was recorded: they load with None.
         self.erased_at = timestamp
+        self.erasure_reason = reason
         self.identity = {}
+
+    def erasure(self, party: Party | None = None) -> Erasure | None:
+        """The erasure of the whole participant (party None) or of one party's information, if recorded."""
+        if party is None:
+            return None if self.erased_at is None else Erasure(None, self.erasure_reason, self.erased_at)
+        return self.party_erasures.get(party)
+
+    def is_party_erased(self, party: Party) -> bool:
+        """True once `party`'s own information in the case is erased (or the whole participant's personal data)."""
+        return self.is_erased or party in self.party_erasures
+
+    def _require_party_not_erased(self, party: Party) -> None:
+        if party in self.party_erasures:
+            raise Conflict(f"{party.value}'s information about the participant has been erased; it records no more")
+
+    def erase_party_data(self, party: Party, reason: str, by: str, at: datetime) -> None:
+        """Marks one party's own information erased (gallring of that party's part): the application deletes the
+        party's key, so its sealed fields become unreadable; everything else in the case stays."""
+        self._require_not_erased()
+        if party in self.party_erasures:
+            raise Conflict(f"{party.value}'s information about the participant is already erased")
+        self._party_data_erased(party=party.value, reason=reason, by=by, timestamp=at)
+
+    @event("PartyDataErased")
+    def _party_data_erased(self, party: str, reason: str, by: str, timestamp: datetime) -> None:
+        erased = Party(party)
+        self.party_erasures = {**self.party_erasures, erased: Erasure(erased, reason, timestamp)}
+        # The party's own sealed fields leave the state, so no read (current or through a cached key) opens them.
+        for decision in list(self.decisions.values()):
+            if decision.agency == erased:
+                self.decisions[decision.id] = replace(
+                    decision,
+                    summary=ERASED_FIELD,
+                    retraction_reason=None if decision.retraction_reason is None else ERASED_FIELD,
+                )
+        if erased == Party.SF:  # the förbund's own coordination record; identity and consents stay with the case
+            if self.referral is not None:
+                self.referral = replace(self.referral, reason=ERASED_FIELD)
+            self.plans = [
+                replace(
+                    plan,
+                    goals=tuple(ERASED_FIELD for _ in plan.goals),
+                    steps=tuple(replace(step, description=ERASED_FIELD) for step in plan.steps),
+                )
+                for plan in self.plans
+            ]
+            self.interventions = {k: replace(i, end_reason=None) for k, i in self.interventions.items()}
+            self.meetings = [replace(m, notes=None) for m in self.meetings]

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from consent import Party
+
 
 class PersonalDataVault(Protocol):
     """Per-participant encryption of identity and free text, and the keyed-hash personnummer lookup.
 
     Erasing a participant deletes its data key and lookup hash: every token sealed for it becomes unreadable.
+    A party's own fields are sealed under a key of that party's for the participant, so erasing only that party's
+    information (gallring) deletes only that key.
     """
 
     def lookup_hash(self, personnummer_digits: str) -> str:
@@ -33,12 +37,14 @@ class PersonalDataVault(Protocol):
         """The participant enrolled under this lookup hash, if any."""
         ...
 
-    def seal(self, participant_id: UUID, text: str) -> str:
-        """Encrypts text with the participant's data key; raises LookupError when there is no key."""
+    def seal(self, participant_id: UUID, text: str, party: Party | None = None) -> str:
+        """Encrypts text with the participant's data key, or (for a party's own fields) with that party's key for
+        this participant, made on first use; the token names its key. Raises LookupError when there is no key:
+        the participant's is erased, or the party's information is."""
         ...
 
     def unseal(self, participant_id: UUID, token: str) -> str | None:
-        """Decrypts a token; None once the participant's key has been erased."""
+        """Decrypts a token with the key it names; None once that key has been erased."""
         ...
 
     def fingerprint(self, participant_id: UUID, text: str) -> str:
@@ -47,5 +53,10 @@ class PersonalDataVault(Protocol):
         ...
 
     def erase(self, participant_id: UUID) -> None:
-        """Deletes the participant's data key and lookup hash (idempotent)."""
+        """Deletes the participant's data key, its parties' keys and its lookup hash (idempotent)."""
+        ...
+
+    def erase_party(self, participant_id: UUID, party: Party) -> None:
+        """Deletes `party`'s key for the participant for good (idempotent): the fields sealed under it become
+        unreadable, and no new key is made for that party."""
         ...

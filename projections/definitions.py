@@ -91,6 +91,10 @@ def timeline_entry(event: StoredEvent) -> tuple[str, str, str | None]:
         return ("SF", "consent", uuid_text(data["consent_id"]))
     if event.kind.startswith("Block"):
         return ("SF", "block", uuid_text(data["block_id"]))
+    if event.kind.startswith("EmergencyAccess"):
+        return (data.get("reader") or "", "emergency", uuid_text(data["access_id"]))
+    if event.kind == "PartyDataErased":  # gallring of one party's information: the party whose it was
+        return (data.get("party") or "", "erasure", None)
     for key in ("intervention_id", "meeting_id"):
         if key in data:
             return ("SF", "coordination", uuid_text(data[key]))

@@ -27,8 +27,13 @@ from projections.store import REBUILD_SUFFIX, ProjectionStore
 log = structlog.get_logger("samverkan.projections")
 Progress = Callable[[int, int], None]  # (position reached, head)
 ALL = "all"  # a failure of every projection: an event none of them can read
-# Errors of the storage itself (outage, lock timeout): retried as they are, with no event to blame.
-TRANSIENT_RETRY_SECONDS = 5.0
+# Errors of the storage itself (outage, lock timeout): retried as they are, with no event to blame, at least every
+# second, so the projections follow again within a second of the storage's return (during a PostgreSQL outage a
+# try is refused at once, adapters/storage.py, so trying costs nothing).
+TRANSIENT_RETRY_SECONDS = 1.0
+# After the LISTEN connection was lost (PostgreSQL restarted), the runner polls, and listens again once the
+# storage answers, at most this often.
+RELISTEN_SECONDS = 5.0
 TRANSIENT = (
     OperationalError,
     InterfaceError,
@@ -279,6 +284,7 @@ class ProjectionRunner:
         with back-off (1 s, doubling, at most `max_retry_seconds`); the others go on meanwhile."""
         stop = stop or self._stop
         listener = self._listener()
+        relisten_at = time.monotonic() + RELISTEN_SECONDS
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -291,6 +297,9 @@ class ProjectionRunner:
                 except Exception as error:  # the storage itself (outage, lock timeout), or a bug outside a batch
                     self._fail(ALL, self._next_position, reason_of(error), transient=isinstance(error, TRANSIENT))
                     continue
+                if listener is None and self.listen and due and time.monotonic() >= relisten_at:
+                    listener = self._listener()  # the storage has just answered (step): listen again
+                    relisten_at = time.monotonic() + RELISTEN_SECONDS
                 wait = poll_seconds * 10 if listener is not None else poll_seconds
                 if self._retry_at:
                     wait = max(0.001, min(wait, min(self._retry_at.values()) - time.monotonic()))
@@ -299,7 +308,9 @@ class ProjectionRunner:
                         for _ in listener.notifies(timeout=wait, stop_after=1):
                             pass
                     except psycopg.Error:
-                        listener = None
+                        listener.close()
+                        listener = None  # poll until the storage answers again
+                        relisten_at = time.monotonic() + RELISTEN_SECONDS
                 else:
                     self._wake.wait(wait)
                     self._wake.clear()

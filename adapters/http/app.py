@@ -14,7 +14,9 @@ from adapters.http.context import Context
 from adapters.http.middleware import RequestContext
 from adapters.http.routes import audit, case_events, health, participants, reading, work
 from adapters.projections import projection_runner
-from adapters.read_service import ReadService
+from adapters.read_service import ReadService, installation_of
+from adapters.register_extract import retention_rules
+from adapters.review import rules_from
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import Storage, open_storage
@@ -32,6 +34,9 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
         jwks_file=settings.token_jwks_file,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        operator=settings.operator_agency,
+        max_lifetime_hours=settings.token_max_lifetime_hours,
+        leeway_s=settings.token_leeway_s,
     )
     log = DisclosureLog(datastore)
     signer = ManifestSigner(settings.audit_key)
@@ -44,7 +49,15 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
         signer,
         runner,
         ReadService(
-            storage.service, log, runner.store, signer, read_wait_s=settings.read_wait_ms / 1000, nudge=runner.nudge
+            storage.service,
+            log,
+            runner.store,
+            signer,
+            read_wait_s=settings.read_wait_ms / 1000,
+            nudge=runner.nudge,
+            review_rules=rules_from(settings),
+            installation=installation_of(settings),
+            retention=retention_rules(settings),
         ),
     )
 
@@ -77,7 +90,12 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     if context is not None:
         app.state.context = context
     problems.install(app)
-    app.add_middleware(RequestContext)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
     for module in (participants, case_events, reading, work, audit, health):
         app.include_router(module.router)
     # The web pages (docs/web.md): their own session cookie and CSRF check live in adapters/web.

@@ -49,7 +49,7 @@ async def current_user(request: Request) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send Authorization: Bearer <token> (make one with: samverkan token)")
+        raise Unauthenticated("send Authorization: Bearer <token> (make one with: samverkan token)", reason="missing")
     # async: these dependencies do no I/O, so they run on the event loop instead of a thread hand-off each.
     context: Context = request.app.state.context
     user = context.verifier.verify(token.strip())
@@ -79,6 +79,7 @@ Handlaggare = Annotated[User, Depends(require(Role.HANDLAGGARE))]
 # A party acting on its own information: an agency's handläggare, or the samordnare for the förbund's record.
 PartyOfficer = Annotated[User, Depends(require(Role.HANDLAGGARE, Role.SAMORDNARE))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
+Granskare = Annotated[User, Depends(require(Role.GRANSKARE))]
 
 
 def request_id(request: Request) -> str:

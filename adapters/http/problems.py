@@ -4,6 +4,7 @@ what to do, and never a stack trace or personal data."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +13,7 @@ import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.auth import Unauthenticated
@@ -29,6 +30,8 @@ TITLES = {
     "unavailable": "The service cannot reach its storage right now",
     "payload-too-large": "The request body is too large",
     "method-not-allowed": "Method not allowed",
+    "uri-too-long": "The request's address is too long",
+    "headers-too-large": "The request's headers are too large",
 }
 STATUS = {
     "validation-error": 422,
@@ -40,7 +43,12 @@ STATUS = {
     "unavailable": 503,
     "payload-too-large": 413,
     "method-not-allowed": 405,
+    "uri-too-long": 414,
+    "headers-too-large": 431,
 }
+# How long a client is asked to wait after a 503: the storage is probed every half second while it is gone, and
+# requests go through within a second of its return (docs/operations.md, "Outages").
+RETRY_AFTER_S = "5"
 log = structlog.get_logger("samverkan.http")
 
 
@@ -68,8 +76,23 @@ def problem_response(kind: str, detail: str, request: Request | None = None, **e
     body.update(extra)
     headers = {"WWW-Authenticate": 'Bearer realm="samverkan"'} if status == 401 else {}  # noqa: PLR2004
     if status == 503:  # noqa: PLR2004
-        headers["Retry-After"] = "5"
+        headers["Retry-After"] = RETRY_AFTER_S
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def _unavailable_page(request: Request) -> Response:
+    """The web pages' answer while the storage does not: a Swedish error page, 503 with Retry-After."""
+    from adapters.web.pages import HEADERS, error_page  # here: the pages import the HTTP wiring this module is part of
+
+    page = error_page(
+        request,
+        503,
+        "Tjänsten svarar inte just nu",
+        "Samverkan når inte sin databas för tillfället. Försök igen om en liten stund. Om du nyss sparade något: "
+        "se efter att det finns med innan du gör om det.",
+    )
+    page.headers.update({**HEADERS, "Retry-After": RETRY_AFTER_S})
+    return page
 
 
 def _safe_instance(request: Request) -> str | None:
@@ -137,13 +160,16 @@ def install(app: FastAPI) -> None:
             }
             for e in error.errors()
         ]
-        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        errors = errors or [{"field": "body", "message": "is not valid"}]  # every 422 names a field
+        first = errors[0]
         detail = f"{first['field']}: {first['message']}"
         return problem_response("validation-error", detail, request, errors=errors)
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(request: Request, error: Unauthenticated) -> JSONResponse:
-        return problem_response("unauthenticated", str(error), request)
+        # The reason only: the token and its claims' values are never logged or echoed.
+        log.info("token_refused", reason=error.reason)
+        return problem_response("unauthenticated", str(error), request, reason=error.reason)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -151,13 +177,22 @@ def install(app: FastAPI) -> None:
             error.status_code, "validation-error"
         )
         detail = "no such resource" if error.status_code == 404 else str(error.detail)  # noqa: PLR2004
+        if kind == "validation-error":  # e.g. a form body that cannot be parsed: every 422 names a field
+            return problem_response(kind, f"body: {detail}", request, errors=[{"field": "body", "message": detail}])
         return problem_response(kind, detail, request)
 
+    # Every way the storage can fail to answer: the library's errors (its recorders and pools, and the refusal
+    # while PostgreSQL is known to be unreachable, adapters/storage.py), psycopg's and its pool's (PoolTimeout,
+    # TooManyRequests and PoolClosed are OperationalErrors) and SQLite's own (a lock not granted in time).
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(psycopg.OperationalError)
-    async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    @app.exception_handler(psycopg.InterfaceError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _unavailable(request: Request, error: Exception) -> Response:
         log.warning("storage_unavailable", error_type=type(error).__name__)
+        if getattr(request.state, "web", None) is not None:  # a web page (adapters/web): in Swedish, as HTML
+            return _unavailable_page(request)
         return problem_response("unavailable", "the database does not answer; try again shortly", request)
 
     @app.exception_handler(Exception)
@@ -200,7 +235,14 @@ def _message(error: Any) -> str:
         "dict_type": "must be an object",
         "model_attributes_type": "must be an object",
         "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "greater_than_equal": "is too small",
+        "less_than_equal": "is too large",
+        "string_pattern_mismatch": "is not in the expected form",
     }
+    bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most")}
+    if kind in bounds and (error.get("ctx") or {}).get(bounds[kind][0]) is not None:
+        return f"must be {bounds[kind][1]} {error['ctx'][bounds[kind][0]]}"  # the schema's bound, not the input
     if kind in messages:
         text = messages[kind]
         expected = (error.get("ctx") or {}).get("expected")

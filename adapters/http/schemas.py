@@ -6,10 +6,19 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from consent import is_known_category
-from coordination import OUTCOMES
+from coordination import ERASURE_REASONS, OUTCOMES
+from coordination.strict import (
+    DAY_FORMAT,
+    INSTANT_FORMAT,
+    check_day,
+    check_instant,
+    clean_text,
+    parse_day,
+    parse_instant,
+)
 
 AgencyCode = Literal["FK", "AF", "REGION", "KOMMUN"]
 PartyCode = Literal["FK", "AF", "REGION", "KOMMUN", "SF"]
@@ -25,10 +34,43 @@ def _known_category(value: str) -> str:
     return value
 
 
+# Strict input (coordination/strict.py, docs/api.md): every text field refuses control characters, escape
+# sequences, bidi overrides and isolates, lone surrogates and blank text, and is kept in NFC; line breaks and tabs
+# only in text of several lines. Dates are YYYY-MM-DD only, instants carry their offset, both within 1900-2199.
+
+
+def one_line(value: str) -> str:
+    return clean_text(value, several_lines=False)
+
+
+def several_lines(value: str) -> str:
+    return clean_text(value, several_lines=True)
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, str):
+        return parse_day(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return check_day(value)
+    raise ValueError(DAY_FORMAT)  # a timestamp, a datetime, anything else
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, str):
+        return parse_instant(value)
+    if isinstance(value, datetime):
+        return check_instant(value)
+    raise ValueError(INSTANT_FORMAT)
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+Line = AfterValidator(one_line)
+Lines = AfterValidator(several_lines)
 Category = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_category)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.\-åäöÅÄÖ ]+$")]
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), Line]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.\-åäöÅÄÖ ]+$"), Line]
+Text = Annotated[str, Field(min_length=1, max_length=10_000), Lines]
 AttributeValue = str | int | float | bool | None
 
 
@@ -48,9 +90,9 @@ class Public(BaseModel):
 
 
 class Contact(Body):
-    phone: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    email: Annotated[str, Field(min_length=3, max_length=200)] | None = None
-    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    phone: Annotated[str, Field(min_length=1, max_length=50), Line] | None = None
+    email: Annotated[str, Field(min_length=3, max_length=200), Line] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500), Lines] | None = None
 
 
 class Baseline(Body):
@@ -65,8 +107,8 @@ class ParticipantCreate(Body):
     """A participant: by personnummer (or samordningsnummer), or, without one yet, by a reserve identity (birth
     date and legal gender); the number can be added later."""
 
-    personnummer: Annotated[str, Field(min_length=1, max_length=20)] | None = None
-    birth_date: date | None = None
+    personnummer: Annotated[str, Field(min_length=1, max_length=20), Line] | None = None
+    birth_date: Day | None = None
     legal_gender: Literal["female", "male"] | None = None
     given_name: ShortText
     family_name: ShortText
@@ -82,7 +124,7 @@ class ParticipantCreate(Body):
 
 
 class ParticipantSearch(Body):
-    personnummer: Annotated[str, Field(min_length=1, max_length=20)]
+    personnummer: Annotated[str, Field(min_length=1, max_length=20), Line]
 
 
 class Created(Public):
@@ -100,9 +142,9 @@ class GrantIn(Body):
 
 class ConsentCreate(Body):
     grants: Annotated[list[GrantIn], Field(min_length=1, max_length=40)]
-    purpose: Annotated[str, Field(min_length=1, max_length=1000)]
-    valid_from: date
-    valid_until: date
+    purpose: Annotated[str, Field(min_length=1, max_length=1000), Lines]
+    valid_from: Day
+    valid_until: Day
     form: Literal["written", "oral"]
     witness: ShortText | None = None
     document_ref: ShortText | None = None  # required for a written consent (422 otherwise)
@@ -117,7 +159,7 @@ class ConsentCreated(Public):
 
 class WithdrawalCreate(Body):
     grants: Annotated[list[GrantIn], Field(min_length=1, max_length=40)] | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000), Lines] | None = None
 
 
 class GrantPublic(Public):
@@ -156,7 +198,7 @@ class WithdrawalPublic(Public):
 class DecisionCreate(Body):
     category: Category
     decision_type: Code
-    effective_date: date
+    effective_date: Day
     summary: Text
     source_ref: ShortText
     attributes: Annotated[dict[Annotated[str, Field(max_length=64)], AttributeValue], Field(max_length=50)] | None = (
@@ -165,7 +207,7 @@ class DecisionCreate(Body):
 
 
 class RetractionCreate(Body):
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), Lines]
 
 
 class BlockCreate(Body):
@@ -176,22 +218,40 @@ class BlockCreate(Body):
     recipient: PartyCode | None = None
 
 
+class EmergencyAccessCreate(Body):
+    """An emergency access (nödåtkomst): a reason from the fixed list (docs/emergency.md) and a note saying why the
+    information is needed now; `minutes` shortens the window (at most the configured length, default 60)."""
+
+    # Checked by the application service (the same text rule), so that a refusal is logged like any other.
+    reason: Annotated[str | None, Field(max_length=100)] = None
+    note: Annotated[str | None, Field(max_length=2_000)] = None
+    minutes: Annotated[int | None, Field(ge=1, le=24 * 60)] = None
+
+
+class EmergencyAccessOpened(Public):
+    id: UUID
+    reader: str
+    reason: str
+    opened_at: datetime
+    until: datetime
+
+
 class ReferralCreate(Body):
     remittent: PartyCode
     reason: Text
-    received_date: date
+    received_date: Day
     # The parties whose support the person needs: at least two (Finsam).
     needs: Annotated[list[AgencyCode], Field(min_length=2, max_length=4)]
 
 
 class PlanStepIn(Body):
     agency: PartyCode
-    description: Annotated[str, Field(min_length=1, max_length=2000)]
-    due: date
+    description: Annotated[str, Field(min_length=1, max_length=2000), Lines]
+    due: Day
 
 
 class PlanCreate(Body):
-    goals: Annotated[list[Annotated[str, Field(min_length=1, max_length=2000)]], Field(max_length=50)] = []
+    goals: Annotated[list[Annotated[str, Field(min_length=1, max_length=2000), Lines]], Field(max_length=50)] = []
     steps: Annotated[list[PlanStepIn], Field(max_length=100)] = []
 
 
@@ -201,14 +261,14 @@ class PlanCreated(Public):
 
 class InterventionCreate(Body):
     kind: Code
-    start_date: date
+    start_date: Day
     provider_agency: PartyCode
-    planned_end: date | None = None  # a kartläggning's default: start + 6 weeks
+    planned_end: Day | None = None  # a kartläggning's default: start + 6 weeks
 
 
 class InterventionEnd(Body):
-    end_date: date
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    end_date: Day
+    reason: Annotated[str, Field(min_length=1, max_length=2000), Lines] | None = None
 
 
 MeetingKind = Literal["meeting", "home_visit"]
@@ -217,7 +277,7 @@ MeetingKind = Literal["meeting", "home_visit"]
 class MeetingCreate(Body):
     """A meeting held or missed (`attended` given), or booked for later (`attended` left out, `agencies_invited`)."""
 
-    date: date
+    date: Day
     kind: MeetingKind = "meeting"
     agencies_invited: Annotated[list[PartyCode], Field(max_length=5)] | None = None
     agencies_present: Annotated[list[PartyCode], Field(max_length=5)] | None = None
@@ -242,13 +302,13 @@ class MeetingOutcome(Body):
 
 
 class InterventionsEnding(Body):
-    end_date: date
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    end_date: Day
+    reason: Annotated[str, Field(min_length=1, max_length=2000), Lines] | None = None
 
 
 class ClosureCreate(Body):
     outcome: OutcomeCode
-    closed_date: date
+    closed_date: Day
     support_after: Code | None = None  # main source of support after (follow-up code)
     occupation_after: Code | None = None  # occupation after (follow-up code)
     # Insatser still running are ended in the same act with this end date and reason (else closure is 409).
@@ -258,6 +318,15 @@ class ClosureCreate(Body):
 class Done(Public):
     ok: bool = True
     id: UUID | None = None
+
+
+# Why an admin erases (coordination.ERASURE_REASONS; docs/retention.md): a code, stored and logged in clear.
+ErasureReason = Literal["admin-request", "participant-request", "enrolled-in-error", "gallring"]
+assert set(ErasureReason.__args__) == set(ERASURE_REASONS)  # type: ignore[attr-defined]
+
+
+class ErasureCreate(Body):
+    reason: ErasureReason = "admin-request"
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -288,12 +357,20 @@ class ParticipantPublic(Public):
     status: Literal["open", "closed", "erased"]
 
 
+class EmergencyAccessPublic(Public):
+    id: UUID
+    reason: str
+    until: datetime
+
+
 class ViewPublic(Public):
     participant: ParticipantPublic
     reader: str
     as_of: datetime | None
     decisions: list[DecisionPublic]
     coordination: dict[str, Any] | None
+    # Present while the caller's own emergency access (nödåtkomst) is open: this view was read under it.
+    emergency_access: EmergencyAccessPublic | None = None
 
 
 class DisclosureExtract(Public):
@@ -358,6 +435,207 @@ class ConsentReceipt(Public):
     controllers_contact: str
 
 
+# -- the GDPR art. 15 extract (registerutdrag, docs/extracts.md) -------------------------------------------------
+
+
+class RegisterPerson(Public):
+    personnummer: str | None
+    given_name: str | None
+    family_name: str | None
+    reserve_identity: bool  # enrolled without a number: `birth_date` is the reserve identity's
+    birth_date: date | None
+    birth_year: int | None
+    legal_gender: str | None
+    municipality: str | None
+    contact: dict[str, str]
+    guardians: list[str]
+    baseline: dict[str, str]
+    enrolled_at: datetime
+    source: str
+
+
+class RegisterGrant(Public):
+    from_: str = Field(serialization_alias="from")
+    to: str
+    category: str
+
+
+class RegisterConsentEvent(Public):
+    event: Literal["recorded", "withdrawn"]
+    at: datetime
+    version: int
+    grants: list[RegisterGrant]
+    reason: str | None
+
+
+class RegisterConsent(ConsentPublic):
+    history: list[RegisterConsentEvent]
+    source: str
+
+
+class RegisterBlock(Public):
+    id: UUID
+    discloser: str
+    category: str | None
+    recipient: str | None
+    placed_at: datetime
+    lifted_at: datetime | None
+    status: Literal["active", "lifted", "pending"]
+    source: str
+
+
+class RegisterEmergencyAccess(Public):
+    id: UUID
+    reader: str
+    user_id: str
+    reason: str
+    note: str | None
+    opened_at: datetime
+    until: datetime
+    source: str
+
+
+class RegisterDecision(Public):
+    id: UUID
+    agency: str
+    category: str
+    decision_type: str
+    effective_date: date
+    summary: str | None
+    attributes: dict[str, Any]
+    status: str
+    recorded_at: datetime
+    corrects: UUID | None
+    corrected_by: UUID | None
+    retracted_at: datetime | None
+    retraction_reason: str | None
+    consent_id: UUID | None  # the consent the decision was recorded under
+    consent_version: int | None
+    source: str
+
+
+class RegisterReferral(Public):
+    remittent: str
+    reason: str | None
+    received_date: date
+    needs: list[str]
+    recorded_at: datetime
+    source: str
+
+
+class RegisterPlanStep(Public):
+    agency: str
+    description: str | None
+    due: date
+
+
+class RegisterPlan(Public):
+    version: int
+    goals: list[str | None]
+    steps: list[RegisterPlanStep]
+    recorded_at: datetime
+    source: str
+
+
+class RegisterIntervention(Public):
+    id: UUID
+    kind: str
+    provider_agency: str
+    start_date: date
+    planned_end: date | None
+    end_date: date | None
+    end_reason: str | None
+    recorded_at: datetime
+    source: str
+
+
+class RegisterMeeting(Public):
+    id: UUID
+    date: date
+    kind: str
+    status: Literal["booked", "held", "missed"]
+    agencies_invited: list[str]
+    agencies_present: list[str]
+    attended: bool | None
+    notes: str | None
+    recorded_at: datetime
+    source: str
+
+
+class RegisterClosure(Public):
+    outcome: str
+    closed_date: date
+    follow_up: dict[str, str]
+    recorded_at: datetime
+    source: str
+
+
+class RegisterRecipient(Public):
+    """A party that has received the person's data of a category: how many reads, the first and the last."""
+
+    party: str
+    name: str
+    category: str
+    disclosures: int
+    first_at: datetime
+    last_at: datetime
+
+
+class FutureRecipient(RegisterGrant):
+    valid_until: date
+
+
+class RegisterRetention(Public):
+    statement: str
+    rules: list[dict[str, Any]]
+
+
+class RegisterRight(Public):
+    code: str
+    title: str
+    text: str
+
+
+class RegisterErasure(Public):
+    party: str
+    reason: str | None
+    erased_at: datetime
+
+
+class RegisterExtract(Public):
+    """The GDPR art. 15 extract: everything held about the person, opened, and what art. 15(1) requires beside
+    it. After an erasure `status` is `erased`, `erased_statement` says so and the data fields are empty."""
+
+    participant_id: UUID
+    issued_at: datetime
+    controller: str
+    status: Literal["open", "closed", "erased"]
+    erased_at: datetime | None
+    erased_statement: str | None
+    erasures: list[RegisterErasure]  # one party's information erased (gallring); the rest is still held
+    person: RegisterPerson | None
+    referral: RegisterReferral | None
+    consents: list[RegisterConsent]
+    blocks: list[RegisterBlock]
+    emergency_accesses: list[RegisterEmergencyAccess]
+    decisions: list[RegisterDecision]
+    plans: list[RegisterPlan]
+    interventions: list[RegisterIntervention]
+    meetings: list[RegisterMeeting]
+    closure: RegisterClosure | None
+    purposes: list[str]
+    categories: list[str]
+    sources: str
+    recipients: list[RegisterRecipient]
+    recipients_statement: str
+    future_recipients: list[FutureRecipient]
+    retention: RegisterRetention
+    automated_decisions: str
+    rights: list[RegisterRight]
+    controllers: list[PartyPublic]
+    controllers_contact: str
+
+
 class ReconstructedItem(Public):
     """One item a party could see at an instant: never its content."""
 
@@ -376,3 +654,60 @@ class ReconstructionPublic(Public):
     party: str
     at: datetime
     items: list[ReconstructedItem]
+
+
+class ReviewFlag(BaseModel):
+    """A rule that flagged an entry, with what it found (docs/review.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    rule: Literal["off-hours", "many-participants", "consent-ending", "emergency", "blocked"]
+
+
+class ReviewMarkPublic(Public):
+    outcome: str
+    comment: str | None
+    by: str
+    at: datetime
+    mark_seq: int
+
+
+class ReviewItem(Public):
+    seq: int
+    recorded_at: datetime
+    kind: str
+    user_id: str
+    agency: str
+    role: str
+    participant_id: UUID | None
+    purpose: str | None
+    outcome: str | None
+    reason: str | None
+    categories: list[str]
+    consents: list[UUID]
+    sampled: bool
+    flags: list[ReviewFlag]
+    review: ReviewMarkPublic | None
+
+
+class ReviewQueue(Public):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    seed: int
+    sample_size: int
+    rules: dict[str, Any]
+    count: int
+    entries: list[ReviewItem]
+
+
+class ReviewMark(Body):
+    """A reviewer's conclusion about one log entry: utan-anmarkning, foljs-upp or obehorig-atkomst, and a comment
+    (kept sealed under the participant's key)."""
+
+    outcome: Annotated[str, Field(min_length=1, max_length=100), Line]
+    comment: Annotated[str, Field(max_length=2_000), Lines] | None = None
+
+
+class ReviewMarked(Public):
+    seq: int  # the mark's own seq in the log
+    reviewed_seq: int
+    outcome: str

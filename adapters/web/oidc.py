@@ -318,7 +318,7 @@ def _finish(request: Request, settings: Settings, flow: dict[str, Any] | None) -
         "name": claims.get("name"),
     }
     try:
-        return check_claims(mapped)
+        return check_claims(mapped, operator=settings.operator_agency)
     except Unauthenticated:
         raise SignInRefused("claims") from None
 

@@ -10,6 +10,7 @@ import json
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,12 +24,15 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from adapters import documents
 from adapters.access import DEFAULT_PURPOSE, Caller
 from adapters.auth import Role
 from adapters.cli import DEMO_USERS
 from adapters.disclosure_log import LogFilter
 from adapters.http.context import Context
-from adapters.recording import record_decision
+from adapters.recording import mark_reviewed, open_emergency_access, record_decision
+from adapters.review import OUTCOMES as REVIEW_OUTCOMES
+from adapters.review import period_bound, review_lines
 from adapters.web import words
 from adapters.web.session import COOKIE, CSRF_FIELD, LIFETIME_S, SessionUser, WebSession, dump, load, session_key
 from consent import AGENCIES, OWN_CATEGORY, SUB_CATEGORIES, Party, local_date
@@ -41,7 +45,9 @@ from coordination import (
     NotFound,
     NotPermitted,
 )
-from coordination.catalogue import DECISION_TYPES, KARTLAGGNING
+from coordination.catalogue import DECISION_TYPES, EMERGENCY_NOTE_MIN_LENGTH, EMERGENCY_REASONS, KARTLAGGNING
+from coordination.strict import MAX_SEQ, OutOfBounds, character_problem, parse_whole_number, text_problem
+from coordination.strict import parse_day as strict_day
 from projections import statistics as figures
 
 HERE = Path(__file__).parent
@@ -78,6 +84,11 @@ class PageRefused(Exception):
     """A page or form this user may not use (a write's role guard, sign-in switched off)."""
 
 
+class FormRefused(Exception):
+    """A POSTed form with characters no field takes (control characters, escape sequences, bidi overrides):
+    refused as a whole before anything is read or written (coordination/strict.py)."""
+
+
 class PageRoute(APIRoute):
     """A page: loads the session before the route, turns refusals into Swedish error pages, adds the headers and
     writes the session cookie back when it changed."""
@@ -101,6 +112,15 @@ class PageRoute(APIRoute):
                     "Formuläret kunde inte skickas",
                     "Formuläret saknade en giltig säkerhetskod, så ingenting sparades. Ladda om sidan och försök "
                     "igen. Det händer om sidan legat öppen länge eller om du loggat in på nytt i en annan flik.",
+                )
+            except FormRefused:
+                response = error_page(
+                    request,
+                    400,
+                    "Formuläret kunde inte sparas",
+                    "Formuläret innehöll tecken som inte kan sparas: styrtecken (till exempel från en terminal) eller "
+                    "tecken som vänder textens riktning. Ingenting sparades. Gå tillbaka, skriv texten på nytt i "
+                    "stället för att klistra in den, och försök igen.",
                 )
             except (NotPermitted, PageRefused):
                 response = error_page(
@@ -174,6 +194,10 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     if not web_session(request).csrf_ok(form.get(CSRF_FIELD)):
         raise CsrfRefused
+    # The strict text rule's characters, for every field (line breaks allowed: text areas); blank and one-line
+    # text is the application service's to refuse, beside its field.
+    if any(isinstance(value, str) and character_problem(value, several_lines=True) for _, value in form.multi_items()):
+        raise FormRefused
     return form
 
 
@@ -235,14 +259,19 @@ def text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+DAY_BOUNDS = "Datumet måste ligga mellan 1900-01-01 och 2199-12-31."
+
+
 def parse_day(form: FormData, name: str, errors: Errors, label: str) -> date | None:
-    """A date field (ÅÅÅÅ-MM-DD); an error beside it when it is missing or not a date."""
+    """A date field (ÅÅÅÅ-MM-DD, 1900-2199); an error beside it when it is missing or not such a date."""
     value = text(form, name)
     try:
-        return date.fromisoformat(value)
+        return strict_day(value)
+    except OutOfBounds:
+        errors.add(name, DAY_BOUNDS)
     except ValueError:
         errors.add(name, f"Skriv {label} som ÅÅÅÅ-MM-DD, till exempel 2026-11-25.")
-        return None
+    return None
 
 
 # -- sign-in and the start page ---------------------------------------------------------------------------------
@@ -549,6 +578,39 @@ def _participant_page(
 @router.get("/deltagare/{participant_id}")
 def participant(request: Request, participant_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
     return _participant_page(request, caller, ctx, participant_id)
+
+
+# -- the participant's papers: the API's PDFs, through the same door, on the session (docs/web.md) ---------------
+
+EXTRACT_PURPOSE = "registerutdrag"  # the two extracts are made at the participant's request
+
+
+def _pdf(content: bytes, name: str) -> Response:
+    """A PDF download; like every page it is sent with `Cache-Control: no-store` (HEADERS)."""
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(content, media_type="application/pdf", headers=headers)
+
+
+@router.get("/deltagare/{participant_id}/kvitto/{consent_id}.pdf")
+def receipt_pdf(request: Request, participant_id: UUID, consent_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
+    """Kvitto (PDF): the consent receipt as it stands now; one `receipt` entry."""
+    receipt = ctx.reads.receipt(caller, participant_id, consent_id, "pdf")
+    name = documents.filename(f"samtyckeskvitto-v{receipt['version']}", receipt["issued_at"])
+    return _pdf(documents.receipt_pdf(receipt), name)
+
+
+@router.get("/deltagare/{participant_id}/loggutdrag.pdf")
+def log_extract_pdf(request: Request, participant_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
+    """Loggutdrag (PDF): who has read what of the participant's; one `extract` entry, purpose registerutdrag."""
+    extract = ctx.reads.extract_document(replace(caller, purpose=EXTRACT_PURPOSE), participant_id, "pdf")
+    return _pdf(documents.extract_pdf(extract), documents.filename("loggutdrag", extract["issued_at"]))
+
+
+@router.get("/deltagare/{participant_id}/registerutdrag.pdf")
+def register_extract_pdf(request: Request, participant_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
+    """Registerutdrag (PDF): the GDPR art. 15 extract; one `register-extract` entry, purpose registerutdrag."""
+    extract = ctx.reads.register_extract(replace(caller, purpose=EXTRACT_PURPOSE), participant_id, "pdf")
+    return _pdf(documents.register_extract_pdf(extract), documents.filename("registerutdrag", extract["issued_at"]))
 
 
 def _saved(
@@ -1034,9 +1096,11 @@ def _agency_page(
     errors: dict[str, str] | None = None,
     missing: dict[str, str] | None = None,
     failed: str | None = None,
+    emergency_opened: bool = False,
 ) -> Response:
     """Myndighetsvy: exactly what the door shows the caller's agency (one log entry), the decision form, and a
-    rättelse and a makulering form per own decision in force."""
+    rättelse and a makulering form per own decision in force; the nödåtkomst form, and while the caller's
+    emergency access is open a notice with its end and reason (docs/emergency.md)."""
     try:
         view: dict[str, Any] | None = ctx.reads.view(caller, participant_id)
     except NotPermitted:
@@ -1047,7 +1111,15 @@ def _agency_page(
     agency = caller.agency.value
     own = caller.role == Role.HANDLAGGARE and caller.agency in AGENCIES
     mine = _own_decisions(view, agency) if own else []
-    defaults: dict[str, Any] = {"effective_date": today.isoformat()}
+    longest = ctx.settings.emergency_access_minutes
+    emergency = (view or {}).get("emergency_access")
+    if emergency is not None:
+        until = words.moment(emergency["until"])  # 14:35 today, 2026-11-26 00:15 on another day
+        emergency = {
+            "until": until.removeprefix(f"{today.isoformat()} "),
+            "reason": EMERGENCY_REASONS.get(emergency["reason"], emergency["reason"]),
+        }
+    defaults: dict[str, Any] = {"effective_date": today.isoformat(), "emergency-minutes": str(longest)}
     for d in mine:
         prefix = f"fix-{d['id']}-"
         defaults |= {
@@ -1071,12 +1143,20 @@ def _agency_page(
         errors=errors or {},
         missing=missing,
         failed=failed,
+        emergency=emergency,
+        emergency_opened=emergency_opened,
+        emergency_reasons=list(EMERGENCY_REASONS.items()),
+        emergency_minutes=[(str(m), f"{m} minuter") for m in _emergency_minutes(longest)],
+        emergency_note_min=EMERGENCY_NOTE_MIN_LENGTH,
     )
 
 
 @router.get("/myndighetsvy/{participant_id}")
 def agency_view(request: Request, participant_id: UUID, caller: WebCaller, ctx: Ctx) -> Response:
-    return _agency_page(request, caller, ctx, participant_id)
+    # `?nodatkomst=oppnad` (a code, set by the nödåtkomst form's redirect) lets the page say that an emergency
+    # access was opened even when a block (spärr) still leaves nothing to show.
+    opened = request.query_params.get("nodatkomst") == "oppnad"
+    return _agency_page(request, caller, ctx, participant_id, emergency_opened=opened)
 
 
 def _decision_form(
@@ -1171,6 +1251,61 @@ def retract_decision(
     return _agency_page(request, caller, ctx, participant_id, 400, values, errors.fields, failed=failed)
 
 
+EMERGENCY_FIELDS = ("emergency-reason", "emergency-note", "emergency-minutes")
+EMERGENCY_WINDOWS = (15, 30, 60)  # minutes a handläggare may choose, up to the setting (its default)
+EMERGENCY_NOTE_MAX = 2_000
+
+
+def _emergency_minutes(longest: int) -> list[int]:
+    """The windows offered in *Tid*: the usual ones no longer than the setting, and the setting itself."""
+    return sorted({m for m in EMERGENCY_WINDOWS if m <= longest} | {longest})
+
+
+@router.post("/myndighetsvy/{participant_id}/nodatkomst")
+def emergency_access(request: Request, participant_id: UUID, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Nödåtkomst: opens the other parties' information to this handläggare alone for a short window, through
+    `adapters.recording.open_emergency_access` (the opening, or the refused attempt, is logged there; the note is
+    sealed, never logged). An attempt without a reason or a note goes to the service too, so that it is logged as
+    refused, then the form comes back with the errors beside the fields and the input kept."""
+    require_role(caller, Role.HANDLAGGARE)
+    values = {name: text(form, name) for name in EMERGENCY_FIELDS}
+    errors = Errors()
+    reason = values["emergency-reason"].lower()
+    if reason not in EMERGENCY_REASONS:
+        errors.add("emergency-reason", "Välj skälet till nödåtkomsten.")
+        values["emergency-reason"] = ""  # only a code from the list is shown again
+    note = values["emergency-note"]
+    if len(note) < EMERGENCY_NOTE_MIN_LENGTH:
+        shortest = EMERGENCY_NOTE_MIN_LENGTH
+        errors.add("emergency-note", f"Skriv varför uppgifterna behövs nu, med minst {shortest} tecken.")
+    elif len(note) > EMERGENCY_NOTE_MAX:
+        errors.add("emergency-note", f"Skriv kortare: högst {EMERGENCY_NOTE_MAX} tecken.")
+    longest = ctx.settings.emergency_access_minutes
+    minutes = values["emergency-minutes"]
+    windows = {str(m): m for m in _emergency_minutes(longest)}
+    if minutes not in windows:
+        # A malformed request (the select offers only these): refused before the service, like the API's 422.
+        errors.add("emergency-minutes", "Välj hur länge nödåtkomsten ska gälla.")
+        values["emergency-minutes"] = str(longest)
+    else:
+        try:
+            open_emergency_access(
+                ctx.service,
+                ctx.log,
+                caller,
+                participant_id,
+                reason=reason or None,
+                note=note or None,
+                minutes=windows[minutes],
+            )
+        except InvalidCommand as invalid:
+            field = f"emergency-{invalid.field}"
+            errors.add(field if field in EMERGENCY_FIELDS else "emergency-note", "Kontrollera uppgiften.")
+        else:
+            return RedirectResponse(f"/myndighetsvy/{participant_id}?nodatkomst=oppnad", status_code=303)
+    return _agency_page(request, caller, ctx, participant_id, 400, values, errors.fields, failed="nodatkomst")
+
+
 # -- Statistik ---------------------------------------------------------------------------------------------------
 
 
@@ -1182,7 +1317,9 @@ def _period(request: Request, ctx: Ctx, errors: Errors) -> tuple[date, date]:
         given = (query.get(name) or "").strip()
         if given:
             try:
-                period[name] = date.fromisoformat(given)
+                period[name] = strict_day(given)
+            except OutOfBounds:
+                errors.add(name, DAY_BOUNDS)
             except ValueError:
                 errors.add(name, f"Skriv {label}-datumet som ÅÅÅÅ-MM-DD.")
     if not errors and period["fran"] > period["till"]:
@@ -1249,6 +1386,7 @@ def statistics(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
     since, until = _period(request, ctx, errors)
     values = {"fran": request.query_params.get("fran") or since.isoformat()}
     values["till"] = request.query_params.get("till") or until.isoformat()
+    values |= {name: "" for name in errors.fields if name in values}  # what was wrong is not shown back
     if errors:
         return render(request, "statistics.html", 400, tables={}, values=values, errors=errors.fields)
     tables = ctx.reads.statistics(caller, since, until)
@@ -1329,9 +1467,11 @@ def _log_filter(request: Request, errors: Errors) -> tuple[LogFilter, dict[str, 
     for name, label in (("fran", "från"), ("till", "till")):
         if values[name]:
             try:
-                given = date.fromisoformat(values[name])
-            except ValueError:
-                errors.add(name, f"Skriv {label}-datumet som ÅÅÅÅ-MM-DD.")
+                given = strict_day(values[name])
+            except ValueError as wrong:
+                errors.add(
+                    name, DAY_BOUNDS if isinstance(wrong, OutOfBounds) else f"Skriv {label}-datumet som ÅÅÅÅ-MM-DD."
+                )
                 values[name] = ""
                 continue
             # från: the start of that day in Sweden; till: the whole day included (up to the next midnight).
@@ -1339,14 +1479,19 @@ def _log_filter(request: Request, errors: Errors) -> tuple[LogFilter, dict[str, 
             bounds[name] = datetime.combine(start, time.min, tzinfo=words.SWEDEN)
     if bounds["fran"] and bounds["till"] and bounds["fran"] >= bounds["till"]:
         errors.add("fran", "Från-datumet får inte vara efter till-datumet.")
-    until_seq = query.get("till_nr") or ""
+    until_seq: int | None = None
+    if query.get("till_nr"):
+        try:
+            until_seq = parse_whole_number(query["till_nr"], MAX_SEQ)
+        except ValueError:
+            errors.add("till_nr", "Numret på den sista posten måste vara ett heltal. Gör om sökningen.")
     where = LogFilter(
         participant_id=participant,
         agency=values["part"] or None,
         user_id=values["anvandare"] or None,
         since=bounds["fran"],
         until=bounds["till"],
-        until_seq=int(until_seq) if until_seq.isdigit() else None,
+        until_seq=until_seq,
     )
     return where, values
 
@@ -1422,3 +1567,207 @@ def manifest(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="utlamnandelogg-{last}.manifest.json"'},
     )
+
+
+# -- Granskning: the review queue (granskningskö, docs/review.md) -------------------------------------------------
+
+
+REVIEW_QUERY = ("fran", "till", "stickprov", "fro")
+REVIEW_SAMPLE = 20
+REVIEW_SAMPLE_MAX = 1_000
+REVIEW_SEED_MAX = 2**62
+REVIEW_COMMENT_MAX = 2_000
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+REVIEW_MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+ReviewQuery = tuple[datetime, datetime, int, int | None]
+
+
+def _given(source: Any) -> dict[str, str]:
+    """The queue's parameters from a query string or a form: only these four names are read."""
+    return {name: str(source.get(name) or "").strip() for name in REVIEW_QUERY}
+
+
+def _review_query(given: dict[str, str], today: date, errors: Errors) -> tuple[dict[str, str], ReviewQuery | None]:
+    """The queue's period (dates, whole Swedish days, `till` included), sample size and seed; without a period the
+    month before this one. What is not a date or a whole number is an error beside its field, never echoed."""
+    values = dict(given)
+    if not values["fran"] and not values["till"]:
+        end_of_last_month = today.replace(day=1) - timedelta(days=1)
+        values["fran"], values["till"] = end_of_last_month.replace(day=1).isoformat(), end_of_last_month.isoformat()
+    bounds: dict[str, datetime] = {}
+    for name, label in (("fran", "från"), ("till", "till")):
+        try:
+            if not ISO_DAY.fullmatch(values[name]):
+                raise ValueError(name)
+            bounds[name] = period_bound(values[name], end=name == "till")
+        except ValueError:
+            errors.add(name, f"Skriv {label}-datumet som ÅÅÅÅ-MM-DD, till exempel 2026-11-01.")
+            values[name] = ""
+    if len(bounds) == 2 and bounds["till"] <= bounds["fran"]:  # noqa: PLR2004 - both dates given
+        errors.add("fran", "Från-datumet får inte vara efter till-datumet.")
+    size = REVIEW_SAMPLE
+    if values["stickprov"]:
+        if WHOLE_NUMBER.fullmatch(values["stickprov"]) and int(values["stickprov"]) <= REVIEW_SAMPLE_MAX:
+            size = int(values["stickprov"])
+        else:
+            errors.add("stickprov", f"Skriv stickprovets storlek som ett heltal från 0 till {REVIEW_SAMPLE_MAX}.")
+            values["stickprov"] = ""
+    else:
+        values["stickprov"] = str(size)
+    seed = None
+    if values["fro"]:
+        if WHOLE_NUMBER.fullmatch(values["fro"]) and int(values["fro"]) <= REVIEW_SEED_MAX:
+            seed = int(values["fro"])
+        else:
+            errors.add("fro", "Skriv fröet som ett heltal, till exempel 12345, eller lämna fältet tomt.")
+            values["fro"] = ""
+    if errors:
+        return values, None
+    return values, (bounds["fran"], bounds["till"], size, seed)
+
+
+def _flag_text(flag: dict[str, Any]) -> str:
+    """A rule's flag in Swedish, with what it found (docs/review.md, "The rules")."""
+    rule = flag["rule"]
+    label = words.word(words.REVIEW_FLAGS, rule)
+    if rule == "off-hours":
+        return f"{label}: {words.word(words.OFF_HOURS_WHY, flag.get('why'))}"
+    if rule == "many-participants":
+        return f"{label}: {flag.get('participants')} på {flag.get('minutes')} minuter"
+    if rule == "consent-ending":
+        return f"{label}: {words.word(words.CONSENT_ENDS, flag.get('how'))} {words.moment(flag.get('at'))}"
+    return label
+
+
+def _review_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **item,
+        "kind_text": words.word(words.LOG_KINDS, item["kind"]),
+        "refused": item.get("outcome") == "refused" and item["kind"] != "view-refused",
+        "flag_texts": [_flag_text(flag) for flag in item["flags"]],
+        "flag_rules": " ".join(flag["rule"] for flag in item["flags"]),
+        "short_id": (item.get("participant_id") or "")[:8],
+    }
+
+
+def _review_page(
+    request: Request,
+    caller: Caller,
+    ctx: Ctx,
+    given: dict[str, str],
+    status: int = 200,
+    marked: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    failed: int | None = None,
+) -> Response:
+    """Granskningskö: the queue drawn through the door (one `review` entry), a table with a small form per entry
+    to mark it reviewed, and the seed used, so the same sample can be drawn again."""
+    wrong = Errors()
+    values, parsed = _review_query(given, local_date(ctx.service.clock()), wrong)
+    if parsed is None:
+        return render(request, "review.html", 400, queue=None, values=values, errors=wrong.fields)
+    since, until, size, seed = parsed
+    queue = ctx.reads.review(caller, since, until, size, seed)
+    kept = {"fran": values["fran"], "till": values["till"], "stickprov": str(size), "fro": str(queue["seed"])}
+    rows = [_review_row(item) for item in queue["entries"]]
+    current = {f"granska-{r['seq']}-outcome": (r["review"] or {}).get("outcome") or "" for r in rows}
+    return render(
+        request,
+        "review.html",
+        status,
+        queue=queue,
+        rows=rows,
+        kept=kept,
+        query=urlencode(kept),
+        counts={
+            "sampled": sum(1 for r in rows if r["sampled"]),
+            "flagged": sum(1 for r in rows if r["flags"]),
+            "reviewed": sum(1 for r in rows if r["review"]),
+        },
+        values=values | current | (marked or {}),
+        errors=errors or {},
+        failed=failed,
+    )
+
+
+@router.get("/granskning/ko")
+def review_queue(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
+    """Granskningskö: a GET form (dates and numbers only); the queue once a period is given (one log entry)."""
+    given = _given(request.query_params)
+    if not any(name in request.query_params for name in REVIEW_QUERY):
+        if caller.role != Role.GRANSKARE:
+            raise PageRefused
+        values, _ = _review_query(given, local_date(ctx.service.clock()), Errors())
+        return render(request, "review.html", queue=None, values=values, errors={})  # the empty form reads nothing
+    return _review_page(request, caller, ctx, given)
+
+
+@router.post("/granskning/granska/{seq}")
+def review_mark(request: Request, seq: int, form: Form, caller: WebCaller, ctx: Ctx) -> Response:
+    """Marks log entry `seq` reviewed through `adapters.recording.mark_reviewed` (a `review-mark` entry, the
+    comment sealed under the participant's key), then back to the same queue: the same period and seed."""
+    require_role(caller, Role.GRANSKARE)
+    if not 1 <= seq <= REVIEW_SEED_MAX:
+        raise NotFound("no log entry with this seq")
+    given = _given(form)
+    errors = Errors()
+    values, parsed = _review_query(given, local_date(ctx.service.clock()), errors)
+    if parsed is None:
+        return error_page(
+            request,
+            400,
+            "Granskningskön kunde inte visas",
+            "Perioden, stickprovet eller fröet hade ett fel, så ingenting sparades. Öppna granskningskön igen.",
+        )
+    outcome, comment = f"granska-{seq}-outcome", f"granska-{seq}-comment"
+    marked = {outcome: text(form, outcome), comment: text(form, comment)}
+    if marked[outcome] not in REVIEW_OUTCOMES:
+        errors.add(outcome, "Välj en bedömning.")
+        marked[outcome] = ""
+    if len(marked[comment]) > REVIEW_COMMENT_MAX:
+        errors.add(comment, f"Skriv kommentaren kortare: högst {REVIEW_COMMENT_MAX} tecken.")
+    elif marked[comment] and text_problem(marked[comment], several_lines=True):
+        errors.add(comment, "Skriv kommentaren med synlig text, eller lämna fältet tomt.")
+    if not errors:
+        try:
+            mark_reviewed(ctx.service, ctx.log, caller, seq, outcome=marked[outcome], comment=marked[comment] or None)
+        except InvalidCommand as invalid:
+            if invalid.field != "comment":
+                only = "Bara läsningar av en deltagare och nödåtkomster granskas."
+                return error_page(request, 400, "Posten kan inte granskas", only)
+            errors.add(comment, "Posten gäller ingen enskild deltagare och tar ingen kommentar. Spara utan kommentar.")
+        except Conflict:
+            errors.add(comment, "Deltagarens personuppgifter är raderade. Spara bedömningen utan kommentar.")
+        else:
+            size, seed = parsed[2], parsed[3]
+            kept = {"fran": values["fran"], "till": values["till"], "stickprov": str(size)}
+            kept |= {} if seed is None else {"fro": str(seed)}
+            return RedirectResponse(f"/granskning/ko?{urlencode(kept)}#nr-{seq}", status_code=303)
+    return _review_page(request, caller, ctx, given, 400, marked, errors.fields, failed=seq)
+
+
+def _review_download(request: Request, caller: Caller, ctx: Ctx, fmt: str) -> Response:
+    """The queue as CSV or JSON Lines (`adapters.review.review_lines`, as the API gives it); one log entry."""
+    _, parsed = _review_query(_given(request.query_params), local_date(ctx.service.clock()), Errors())
+    if parsed is None:
+        return error_page(request, 400, "Fel period", "Ange perioden som ÅÅÅÅ-MM-DD och stickprov och frö som heltal.")
+    queue = ctx.reads.review(caller, *parsed)
+    return StreamingResponse(
+        review_lines(queue, fmt),
+        media_type=REVIEW_MEDIA[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="granskning-{queue["seed"]}.{fmt}"',
+            "X-Samverkan-Seed": str(queue["seed"]),
+        },
+    )
+
+
+@router.get("/granskning/ko.csv")
+def review_csv(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
+    return _review_download(request, caller, ctx, "csv")
+
+
+@router.get("/granskning/ko.jsonl")
+def review_jsonl(request: Request, caller: WebCaller, ctx: Ctx) -> Response:
+    return _review_download(request, caller, ctx, "jsonl")

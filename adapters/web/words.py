@@ -56,6 +56,7 @@ EVENTS = {
     "MeetingRecorded": "Möte registrerat",
     "CaseClosed": "Avslut",
     "PersonalDataErased": "Personuppgifter raderade",
+    "PartyDataErased": "Partens uppgifter gallrade",
 }
 # The disclosure log's entry kinds, outcomes and purposes (adapters/disclosure_log.py, adapters/access.py).
 LOG_KINDS = {
@@ -68,6 +69,7 @@ LOG_KINDS = {
     "consents-read": "samtycken lästa",
     "search": "sökning",
     "extract": "loggutdrag",
+    "register-extract": "registerutdrag",
     "receipt": "kvitto på samtycke",
     "statistics": "statistik",
     "export": "export",
@@ -75,8 +77,33 @@ LOG_KINDS = {
     "verify": "kontroll",
     "recording-refused": "nekad registrering",
     "erasure": "radering",
+    "emergency-access": "nödåtkomst",
+    "review": "granskningskö",
+    "review-mark": "granskning",
 }
-LOG_OUTCOMES = {"disclosed": "utlämnat", "refused": "nekat", "not-found": "hittades inte", "erased": "raderat"}
+LOG_OUTCOMES = {
+    "disclosed": "utlämnat",
+    "refused": "nekat",
+    "not-found": "hittades inte",
+    "erased": "raderat",
+    "opened": "öppnad",
+    "reviewed": "granskad",
+}
+# Granskning's review queue (adapters/review.py, docs/review.md): a reviewer's outcomes and the rules' flags.
+REVIEW_OUTCOMES = {
+    "utan-anmarkning": "utan anmärkning",
+    "foljs-upp": "följs upp",
+    "obehorig-atkomst": "obehörig åtkomst",
+}
+REVIEW_FLAGS = {
+    "off-hours": "utanför kontorstid",
+    "many-participants": "många deltagare",
+    "consent-ending": "samtycke upphör",
+    "emergency": "nödåtkomst",
+    "blocked": "spärr",
+}
+OFF_HOURS_WHY = {"weekend": "helg", "holiday": "helgdag", "outside-hours": "före eller efter kontorstid"}
+CONSENT_ENDS = {"withdrawn": "återkallat", "expires": "går ut"}
 PURPOSES = {
     "samordning": "samordning",
     "handlaggning": "handläggning",

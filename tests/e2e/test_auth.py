@@ -153,6 +153,14 @@ REFUSED_CREDENTIALS: dict[str, Headers] = {
     "handlaggare_of_the_forbund_SF": lambda secret: bearer(
         jwt.encode(claims(role="handlaggare", agency="SF"), secret, "HS256")
     ),
+    "granskare_of_agency_FK": lambda secret: bearer(jwt.encode(claims(role="granskare", agency="FK"), secret, "HS256")),
+    "admin_of_agency_KOMMUN": lambda secret: bearer(jwt.encode(claims(role="admin", agency="KOMMUN"), secret, "HS256")),
+    "valid_for_a_hundred_years": lambda secret: bearer(
+        jwt.encode(claims(exp=int((datetime.now(UTC) + timedelta(days=36_500)).timestamp())), secret, "HS256")
+    ),
+    "not_valid_for_another_hour": lambda secret: bearer(
+        jwt.encode(claims(nbf=int((datetime.now(UTC) + timedelta(hours=1)).timestamp())), secret, "HS256")
+    ),
 }
 
 

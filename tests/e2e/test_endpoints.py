@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
+from adapters.disclosure_log import LogFilter
 from tests.e2e.conftest import Api
 from tests.e2e.scenario import consent_body, decision_body, enrol
 from tests.support import ANNA, today
@@ -17,11 +19,49 @@ def test_enrol_and_search_by_personnummer_in_the_body(api: Api) -> None:
     assert again.status_code == 409
     assert again.json()["type"].endswith("/conflict")
     for form in ("19811218-9876", "198112189876", "811218-9876"):
-        found = api.handlaggare("AF").post("/api/v1/participants/search", {"personnummer": form})
+        found = api.samordnare.post("/api/v1/participants/search", {"personnummer": form})
         assert (found.status_code, found.json()) == (200, {"id": pid})
     missing = api.samordnare.post("/api/v1/participants/search", {"personnummer": "19900101-0017"})
     assert missing.status_code == 404
     assert missing.json()["type"].endswith("/not-found")
+
+
+def comparable(response: Any) -> tuple[int, dict[str, Any]]:
+    """A search answer without what differs between any two requests (the request id)."""
+    body = {k: v for k, v in response.json().items() if k != "request_id"}
+    return response.status_code, body
+
+
+def search(caller: Any, number: str) -> Any:
+    return caller.post("/api/v1/participants/search", {"personnummer": number})
+
+
+def test_a_handlaggare_search_is_no_oracle_until_the_agency_has_a_part_in_the_case(api: Api) -> None:
+    pid = enrol(api)
+    af = api.handlaggare("AF")
+    enrolled, unknown = search(af, ANNA["personnummer"]), search(af, "19900101-0017")
+    assert enrolled.status_code == 404
+    assert comparable(enrolled) == comparable(unknown)  # the same answer, enrolled or not
+    searches = [e for e in api.context.log.entries(LogFilter()) if e["kind"] == "search"]
+    # The log tells the granskare (and the participant's extract) the truth.
+    assert (searches[-2]["outcome"], searches[-2]["reason"], searches[-2]["participant_id"]) == (
+        "refused",
+        "no-relation",
+        pid,
+    )
+    assert (searches[-1]["outcome"], searches[-1]["participant_id"]) == ("not-found", None)
+    # A grant to or from the agency gives it a part: from then on it finds the participant.
+    api.samordnare.post(f"/api/v1/participants/{pid}/consents", consent_body(("AF", "SF", ["employment"])))
+    for form in ("19811218-9876", "198112189876", "811218-9876"):
+        assert (search(af, form).status_code, search(af, form).json()) == (200, {"id": pid})
+    # So does a referral naming it; until then another agency still finds no one.
+    kommun = api.handlaggare("KOMMUN")
+    assert search(kommun, ANNA["personnummer"]).status_code == 404
+    referral = {"remittent": "FK", "reason": "Behöver samordnat stöd", "received_date": "2026-01-05"}
+    api.samordnare.post(
+        f"/api/v1/participants/{pid}/referral", {**referral, "needs": ["KOMMUN", "AF"]}
+    ).raise_for_status()
+    assert search(kommun, ANNA["personnummer"]).status_code == 200
 
 
 def test_consents_are_listed_with_status_and_withdrawn_grant_by_grant(api: Api) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from adapters.storage import DatabaseTarget
 from coordination.personnummer import fictitious_personnummer
 from tests.conftest import PG_URL
 from tests.e2e.conftest import Api
@@ -44,7 +45,11 @@ MARKERS = {field: f"QXZ{field.upper().replace('_', '')}MARK" for field in FIELDS
 
 def dump(api: Api) -> bytes:
     """Everything the database holds: the SQLite file with its WAL, or a pg_dump of the schema."""
-    target = api.context.storage.target
+    return dump_target(api.context.storage.target)
+
+
+def dump_target(target: DatabaseTarget) -> bytes:
+    """Everything the database at `target` holds (see `dump`)."""
     if target.engine == "sqlite":
         assert target.sqlite_path is not None
         files = [target.sqlite_path, Path(f"{target.sqlite_path}-wal")]
@@ -64,12 +69,15 @@ def ok(response: Any, status: int = 201) -> Any:
     return response.json() if response.content else None
 
 
-def test_markers_in_every_text_field_never_reach_the_database_in_clear(api: Api) -> None:
+def type_markers(api: Api, personnummer: str) -> tuple[str, str, str]:
+    """Through the HTTP API (any object with `samordnare` and `handlaggare(agency)` callers), a whole case with a
+    marker in every text field: enrolment, referral, consent, decision, correction, retraction, plan, insats,
+    meeting, partial withdrawal and closure. Returns the participant, consent and decision ids."""
     m = MARKERS
     fk = api.handlaggare("FK")
     pid = enrol(
         api,
-        personnummer=fictitious_personnummer(date(1972, 6, 14), 23, gender="male"),
+        personnummer=personnummer,
         given_name=m["given_name"],
         family_name=m["family_name"],
         contact={"phone": m["phone"], "email": f"{m['email']}@example.se", "address": m["address"]},
@@ -151,6 +159,14 @@ def test_markers_in_every_text_field_never_reach_the_database_in_clear(api: Api)
         ),
         200,
     )
+    return pid, consent, decision
+
+
+def test_markers_in_every_text_field_never_reach_the_database_in_clear(api: Api) -> None:
+    m = MARKERS
+    fk = api.handlaggare("FK")
+    pid, _, decision = type_markers(api, fictitious_personnummer(date(1972, 6, 14), 23, gender="male"))
+    base = f"/api/v1/participants/{pid}"
 
     # Fields that hold codes take no text at all: a marker there is refused, and nothing is stored.
     code_fields = [

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from adapters.disclosure_log import LogFilter
+from adapters.http.app import build_context, create_app
+from adapters.settings import Settings
+from adapters.storage import open_storage
 from adapters.web.words import moment
 from coordination.personnummer import fictitious_personnummer
 from tests.e2e.conftest import Api
@@ -167,7 +172,7 @@ def test_the_extract_pdf_holds_the_same_entries_as_the_json_extract(api: Api, ca
     assert (entry["kind"], entry["outcome"], entry["participant_id"]) == ("extract", "disclosed", pid)
     assert entry["details"] == {"entries": len(extract) + 1, "format": "pdf"}  # the JSON extract's entry too
 
-    assert "Registerutdrag" in pdf and "Åsa Öberg-Ärlinge" in pdf and "19811218-9876" in pdf
+    assert "Loggutdrag: vem har läst dina uppgifter" in pdf and "Åsa Öberg-Ärlinge" in pdf and "19811218-9876" in pdf
     assert f"Antal händelser {len(extract) + 1}" in pdf
     for e in extract:
         assert moment(e["recorded_at"]) in pdf  # Swedish time, 2026-11-25 14:05
@@ -210,3 +215,36 @@ def test_an_unknown_consent_or_participant_is_a_logged_refusal(api: Api, case: t
         assert api.samordnare.get(url).status_code == 404
         (entry,) = log(api)[before:]
         assert (entry["kind"], entry["outcome"], entry["reason"]) == ("receipt", "refused", "not-found")
+
+
+FORBUND = "Samordningsförbundet Älvdalen Norra"
+CONTACT = "Dataskyddsombud: dso@example.se, 010-123 45 67. Förbundet: registrator@example.se."
+
+
+@pytest.fixture
+def named(settings: Settings) -> Iterator[Api]:
+    """The service of an installation that has set its förbund's name, the region's and the controllers' contact."""
+    configured = settings.model_copy(
+        update={"forbund_name": FORBUND, "region_name": "Region Älvdalen", "controllers_contact": CONTACT}
+    )
+    with open_storage(configured) as storage:
+        context = build_context(configured, storage)
+        with TestClient(create_app(configured, context=context), raise_server_exceptions=False) as client:
+            yield Api(client, context)
+
+
+def test_the_papers_name_the_installations_parties_and_the_controllers_contact(named: Api) -> None:
+    pid = enrol(named)
+    created = named.samordnare.post(
+        f"/api/v1/participants/{pid}/consents",
+        consent_body(("REGION", "SF", ["health"]), ("SF", "REGION", ["coordination"])),
+    )
+    consent = created.json()["id"]
+    receipt = named.samordnare.get(receipt_url(pid, consent)).json()
+    assert receipt["controllers_contact"] == CONTACT
+    assert {p["code"]: p["name"] for p in receipt["parties"]} == {"REGION": "Region Älvdalen", "SF": FORBUND}
+    printed = text(named.samordnare.get(receipt_url(pid, consent, pdf=True)))
+    for expected in (FORBUND, "Region Älvdalen", "dso@example.se"):
+        assert expected in printed
+    register = named.samordnare.get(f"/api/v1/participants/{pid}/register-extract.pdf")
+    assert FORBUND in text(register)

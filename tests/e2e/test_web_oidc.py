@@ -264,7 +264,7 @@ def test_a_callback_without_this_browsers_state_cookie_is_refused(server: str, b
     assert browser.get(callback).status_code == 400
 
 
-@pytest.mark.parametrize("login", ["utan-roll", "samordnare-fk"])
+@pytest.mark.parametrize("login", ["utan-roll", "samordnare-fk", "granskare-fk"])
 def test_an_account_without_a_fitting_agency_and_role_is_refused(browser: Browser, login: str) -> None:
     refused = browser.sign_in(login)
     assert refused.status_code == 403, refused.text

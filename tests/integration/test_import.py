@@ -226,6 +226,9 @@ def scenario(request: pytest.FixtureRequest, storage: Storage, tmp_path: Path) -
     }
     for name in ("anna", "bo"):
         grant_consent(service, ids[name], (agency, "SF", [CATEGORY[agency]]))
+    # Cecilia's consent lets the förbund share with the agency, not the agency with the förbund: the agency has a
+    # part in her case (so its lookup finds her) but may not record in it.
+    grant_consent(service, ids["cecilia"], ("SF", agency, ["coordination"]))
     rows = rows_for(agency, people, ids)
     path = tmp_path / f"{agency.lower()}-export.{fmt}"
     starts = (write_jsonl if fmt == "jsonl" else write_csv)(path, rows)

@@ -17,6 +17,8 @@ const ACCOUNTS = {
   'utan-roll': { sub: 'oidc-utan-roll', name: 'Ulla Utan Roll' },
   // A samordnare outside the förbund: claims that do not fit together.
   'samordnare-fk': { sub: 'oidc-samordnare-fk', name: 'Fel Kombination', agency: 'FK', role: 'samordnare' },
+  // A granskare of an agency: a granskare belongs to the förbund (or its operator), so this does not fit either.
+  'granskare-fk': { sub: 'oidc-granskare-fk', name: 'Fel Granskare', agency: 'FK', role: 'granskare' },
 };
 
 // A fresh signing key per run: Samverkan must fetch it from the provider's JWKS.

@@ -15,6 +15,8 @@ from adapters.http.schemas import (
     Created,
     DecisionCreate,
     Done,
+    EmergencyAccessCreate,
+    EmergencyAccessOpened,
     InterventionCreate,
     InterventionEnd,
     MeetingCreate,
@@ -24,6 +26,7 @@ from adapters.http.schemas import (
     ReferralCreate,
     RetractionCreate,
 )
+from adapters.recording import open_emergency_access
 from adapters.recording import record_decision as record
 from coordination import DecisionOutcome
 
@@ -100,6 +103,30 @@ def lift_block(participant_id: UUID, block_id: UUID, user: PartyOfficer, ctx: Ct
     """Lifts a block the caller's party placed (403 for another party's)."""
     ctx.service.lift_block(participant_id, block_id, by=user.sub, agency=user.agency.value)
     return Done(id=block_id)
+
+
+@router.post("/emergency-access", status_code=status.HTTP_201_CREATED, response_model=EmergencyAccessOpened)
+def emergency_access(
+    participant_id: UUID, body: EmergencyAccessCreate, user: Handlaggare, caller: CallerDep, ctx: Ctx
+) -> EmergencyAccessOpened:
+    """Emergency access (nödåtkomst): opens the other parties' information about the participant to the caller
+    alone, without a consent, for a reason from the fixed list and a note, for a short window (default and at
+    most SAMVERKAN_EMERGENCY_ACCESS_MINUTES). Blocks still apply. The opening and every read in the window are
+    logged as emergency access and land in the review queue; without a reason or a note it is refused (422),
+    and the refusal is logged."""
+    longest = ctx.settings.emergency_access_minutes
+    opened = open_emergency_access(
+        ctx.service,
+        ctx.log,
+        caller,
+        participant_id,
+        reason=body.reason,
+        note=body.note,
+        minutes=min(body.minutes or longest, longest),
+    )
+    return EmergencyAccessOpened(
+        id=opened.id, reader=opened.reader.value, reason=opened.reason, opened_at=opened.opened_at, until=opened.until
+    )
 
 
 @router.post("/referral", status_code=status.HTTP_201_CREATED, response_model=Done)

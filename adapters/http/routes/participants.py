@@ -13,6 +13,7 @@ from adapters.http.schemas import (
     ConsentPublic,
     Created,
     Done,
+    ErasureCreate,
     GrantIn,
     ParticipantCreate,
     ParticipantSearch,
@@ -104,7 +105,9 @@ def withdraw_consent(
 
 
 @router.post("/{participant_id}/erasure", response_model=Done)
-def erase(participant_id: UUID, user: Admin, caller: CallerDep, ctx: Ctx) -> Done:
-    """Erases the participant's personal data everywhere (by deleting its key); the history stays. Logged."""
-    erase_personal_data(ctx.service, ctx.log, caller, participant_id)
+def erase(participant_id: UUID, user: Admin, caller: CallerDep, ctx: Ctx, body: ErasureCreate | None = None) -> Done:
+    """Erases the participant's personal data everywhere (by deleting its key); the history stays. Logged with
+    its reason code (`admin-request` when none is given)."""
+    reason = (body or ErasureCreate()).reason
+    erase_personal_data(ctx.service, ctx.log, caller, participant_id, reason=reason)
     return Done(id=participant_id)

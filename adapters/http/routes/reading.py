@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from adapters import documents
 from adapters.http.context import CallerDep, Ctx
-from adapters.http.schemas import ConsentReceipt, DisclosureExtract, ViewPublic
+from adapters.http.schemas import ConsentReceipt, DisclosureExtract, Instant, RegisterExtract, ViewPublic
 
 router = APIRouter(prefix="/api/v1/participants/{participant_id}", tags=["reading"])
 
@@ -23,7 +23,7 @@ def view(
     caller: CallerDep,
     ctx: Ctx,
     as_of: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(
             description="An instant with offset, e.g. 2026-03-01T12:00:00+01:00: the view as it was then, "
             "narrowed to what you may still see now"
@@ -58,7 +58,22 @@ def _pdf(content: bytes, name: str) -> Response:
 def disclosures_pdf(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
     """The participant's log extract as a PDF in Swedish: the same entries as `/disclosures`, in Swedish time."""
     extract = ctx.reads.extract_document(caller, participant_id, "pdf")
-    return _pdf(documents.extract_pdf(extract), documents.filename("registerutdrag", extract["issued_at"]))
+    return _pdf(documents.extract_pdf(extract), documents.filename("loggutdrag", extract["issued_at"]))
+
+
+@router.get("/register-extract", response_model=RegisterExtract, response_model_by_alias=True)
+def register_extract(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> RegisterExtract:
+    """The GDPR art. 15 extract (registerutdrag): everything held about the participant, opened, with purposes,
+    categories, recipients, retention, sources and rights. Samordnare only, at the participant's request: send
+    `purpose=registerutdrag`. It shows every party's decisions; the log entry lists every item (docs/extracts.md)."""
+    return RegisterExtract.model_validate(ctx.reads.register_extract(caller, participant_id, "json"))
+
+
+@router.get("/register-extract.pdf", response_class=Response, responses=PDF)
+def register_extract_pdf(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
+    """The GDPR art. 15 extract as a PDF in Swedish for the participant to keep."""
+    extract = ctx.reads.register_extract(caller, participant_id, "pdf")
+    return _pdf(documents.register_extract_pdf(extract), documents.filename("registerutdrag", extract["issued_at"]))
 
 
 @router.get("/consents/{consent_id}/receipt", response_model=ConsentReceipt)
@@ -74,3 +89,19 @@ def consent_receipt_pdf(participant_id: UUID, consent_id: UUID, caller: CallerDe
     receipt = ctx.reads.receipt(caller, participant_id, consent_id, "pdf")
     name = documents.filename(f"samtyckeskvitto-v{receipt['version']}", receipt["issued_at"])
     return _pdf(documents.receipt_pdf(receipt), name)
+
+
+FHIR_JSON = "application/fhir+json"
+
+
+@router.get(
+    "/fhir/Consent",
+    response_class=Response,
+    responses={200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 Bundle (searchset) of Consent resources"}},
+)
+def fhir_consents(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
+    """The participant's consents as FHIR R4 Consent resources (docs/fhir.md): one per consent, its version in
+    meta.versionId, a permit per grant in force and a deny per withdrawn grant. For samordnare; logged like the
+    consents."""
+    bundle = ctx.reads.fhir_consents(caller, participant_id)
+    return Response(orjson.dumps(bundle), media_type=FHIR_JSON)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from adapters.http.context import CallerDep, Ctx
 from adapters.http.problems import Problem
+from adapters.http.schemas import Day
 from consent import local_date
 from projections import statistics as figures
 
@@ -37,9 +38,9 @@ def statistics(
     caller: CallerDep,
     ctx: Ctx,
     since: Annotated[
-        date | None, Query(alias="from", description="First day of the period (default: 1 January)")
+        Day | None, Query(alias="from", description="First day of the period (default: 1 January)")
     ] = None,
-    until: Annotated[date | None, Query(alias="to", description="Last day of the period (default: today)")] = None,
+    until: Annotated[Day | None, Query(alias="to", description="Last day of the period (default: today)")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",  # noqa: A002
 ) -> Response:
     """Aggregate follow-up figures for the period, protected together against disclosure (docs/statistics.md).
@@ -47,7 +48,8 @@ def statistics(
     period_to = until or local_date(ctx.service.clock())
     period_from = since or date(period_to.year, 1, 1)
     if period_from > period_to:
-        raise Problem("validation-error", "from: must not be after to", errors=[{"field": "from"}])
+        wrong = "must not be after to"
+        raise Problem("validation-error", f"from: {wrong}", errors=[{"field": "from", "message": wrong}])
     tables = ctx.reads.statistics(caller, period_from, period_to)
     if format == "csv":
         text = "\n".join(f"# {table.title}\n{figures.table_to_csv(table)}" for table in tables.values())
