@@ -28,7 +28,7 @@ from adapters.retention import gallring_command
 from adapters.review import period_bound, review_lines
 from adapters.settings import SECRET_NAMES, Settings, SettingsError, new_key
 from adapters.signing import ManifestSigner
-from adapters.storage import DatabaseUrlError, open_storage
+from adapters.storage import DatabaseUrlError, open_storage, parse_database_url
 from consent import Party
 from projections import cases_by_year_and_gender, enrolled_case_ids
 
@@ -195,6 +195,28 @@ def token(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def migrate(
+    service_role: Annotated[
+        str | None,
+        typer.Option(help="The role the service connects as: may insert into and read the log, nothing more."),
+    ] = None,
+) -> None:
+    """PostgreSQL: creates the disclosure log's tables and triggers as the owner role of SAMVERKAN_DATABASE_URL and
+    grants the service role its rights (docs/audit.md, "Database roles"). Run it as the owner, never the service."""
+    from adapters.migrate import MigrateError
+    from adapters.migrate import migrate as run_migrate
+
+    settings = _settings()
+    try:
+        schema = run_migrate(settings, service_role)
+    except (MigrateError, DatabaseUrlError) as error:
+        console.print(f"[red]Cannot migrate:[/red] {error}")
+        raise typer.Exit(2) from None
+    granted = f"; {service_role} may insert into and read the log" if service_role else ""
+    typer.echo(f"migrated schema {schema} of {parse_database_url(settings.database_url).describe()}{granted}")
+
+
 audit_app = typer.Typer(no_args_is_help=True, help="The disclosure log: export, verify and review.")
 app.add_typer(audit_app, name="audit")
 
@@ -224,6 +246,24 @@ def audit_verify(
     typer.echo(json.dumps(result.as_dict()))
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Signs the log's head with the audit key and writes it as a new anchor file outside the database
+    (SAMVERKAN_ANCHOR_DIR; docs/audit.md, "Anchors"); `audit verify` checks the log against every anchor."""
+    from adapters.anchors import AnchorError
+
+    settings = _settings()
+    with open_storage(settings) as storage:
+        anchors = open_read_service(storage, settings).anchors
+        assert anchors is not None
+        try:
+            path, anchor = anchors.anchor()
+        except (AnchorError, OSError) as error:
+            console.print(f"[red]Cannot write the anchor:[/red] {error}")
+            raise typer.Exit(2) from None
+    typer.echo(json.dumps({"file": str(path), **anchor}))
 
 
 @audit_app.command("export")

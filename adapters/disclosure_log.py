@@ -188,11 +188,17 @@ class VerifyResult:
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    # What the check against the anchors outside the database found (adapters/anchors.py); None: not checked.
+    anchors: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        if self.ok:
-            return {"ok": True, "entries": self.entries}
-        return {"ok": False, "entries": self.entries, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
+        described: dict[str, Any] = {"ok": True, "entries": self.entries}
+        if not self.ok:
+            described = {"ok": False, "entries": self.entries, "first_bad_seq": self.first_bad_seq}
+            described["reason"] = self.reason
+        if self.anchors is not None:
+            described["anchors"] = self.anchors
+        return described
 
 
 class ChainChecker:
@@ -315,6 +321,16 @@ class DisclosureLog:
         with self.datastore.transaction(commit=True) as cursor:
             # Concurrent first starts (several workers) must not race on CREATE OR REPLACE.
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan.disclosure_log.schema'))")
+            # Made by `samverkan migrate` as the owner role (adapters/migrate.py): the service role may not replace
+            # the triggers of tables it does not own, and need not.
+            cursor.execute(
+                "SELECT pg_has_role(tableowner, 'USAGE') AS own FROM pg_tables"
+                " WHERE schemaname = %s AND tablename = 'disclosure_log'",
+                (self.schema,),
+            )
+            owned = cursor.fetchone()
+            if owned is not None and not owned["own"]:
+                return
             for statement in statements:
                 cursor.execute(sql.SQL(statement).format(**ident))  # type: ignore[arg-type]
 
@@ -508,6 +524,23 @@ class DisclosureLog:
     def entry(self, seq: int) -> dict[str, Any] | None:
         """The entry with this seq (None when there is none)."""
         return next(self.entries(LogFilter(after_seq=seq - 1, until_seq=seq)), None)
+
+    def hashes_at(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The hash each of these entries' (hashed) bodies carries, by seq; an entry missing or unreadable is left
+        out. For checking anchors (adapters/anchors.py) without reading the whole log again."""
+        found: dict[int, str] = {}
+        for start in range(0, len(seqs), PAGE):
+            chunk = list(seqs[start : start + PAGE])
+            query = self._q("SELECT seq, body FROM {log} WHERE seq IN (" + ", ".join("%s" for _ in chunk) + ")")  # noqa: S608 - table names and placeholders only
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(query, chunk)
+                rows = cursor.fetchall()
+            for row in rows:
+                seq, text = (row["seq"], row["body"]) if self.postgres else (row[0], row[1])
+                body = _parsed(text)
+                if body is not None and isinstance(body.get("hash"), str):
+                    found[int(seq)] = body["hash"]
+        return found
 
     def _subjects(self, first: int, last: int) -> set[tuple[int, str]]:
         """The (seq, participant) pairs indexed for entries first..last."""

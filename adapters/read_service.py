@@ -21,6 +21,7 @@ import orjson
 from adapters import fhir
 from adapters import register_extract as art15
 from adapters.access import Caller
+from adapters.anchors import AnchorStore, anchor_store
 from adapters.audit_export import build_manifest, lines
 from adapters.auth import Role
 from adapters.disclosure_log import (
@@ -169,7 +170,10 @@ class ReadService:
         review_rules: ReviewRules | None = None,
         installation: fhir.Installation | None = None,
         retention: Sequence[dict[str, Any]] = (),
+        anchors: AnchorStore | None = None,
     ) -> None:
+        # Signed heads of the log outside the database (adapters/anchors.py): written on exports, checked by verify.
+        self.anchors = anchors
         # The retention rules a register extract states (adapters/register_extract.py `retention_rules`).
         self.retention = list(retention)
         self.review_rules = review_rules or ReviewRules()
@@ -501,6 +505,8 @@ class ReadService:
             caller, EXPORT, where.participant_id, [], details={"filters": where.as_dict(), "format": fmt}
         )
         last = entry["seq"] if where.until_seq is None else min(where.until_seq, entry["seq"])
+        if self.anchors is not None:
+            self.anchors.anchor_quietly("export")
         return Export(last, self.log.entries(replace(where, until_seq=last)), fmt, self.installation)
 
     def manifest(self, caller: Caller, where: LogFilter, fmt: str) -> dict[str, Any]:
@@ -516,6 +522,8 @@ class ReadService:
         """Checks the whole live log; the check and its result are logged."""
         self._require_role(caller, VERIFY, None)
         result = self.log.verify()
+        if self.anchors is not None:
+            result = self.anchors.check(result)
         self._append(caller, VERIFY, None, [], details=result.as_dict())
         return result
 
@@ -1013,14 +1021,16 @@ def _document_ref(case: Case, stored: str | None, read: Callable[[Case, str | No
 def open_read_service(storage: Storage, settings: Settings) -> ReadService:
     """The read door over an open storage (for commands; the HTTP service builds its own in its context)."""
     log = DisclosureLog(storage.service.factory.datastore)  # type: ignore[attr-defined]
+    signer = ManifestSigner(settings.audit_key)
     return ReadService(
         storage.service,
         log,
         projection_runner(storage, settings).store,
-        ManifestSigner(settings.audit_key),
+        signer,
         review_rules=rules_from(settings),
         installation=installation_of(settings),
         retention=art15.retention_rules(settings),
+        anchors=anchor_store(settings, storage.target, log, signer),
     )
 
 

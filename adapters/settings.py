@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     token_leeway_s: int = Field(default=30, ge=0, le=300)
     # Signs audit export manifests (Ed25519, base64 of the 32-byte private seed).
     audit_signing_key: str | None = None
+    # Anchors of the disclosure log (docs/audit.md, "Anchors"): signed copies of the log's head written outside the
+    # database, into this directory (default: `anchors/` beside a SQLite file; none on PostgreSQL unless set), every
+    # anchor_interval_s seconds while `samverkan serve` runs (0: only on exports and `samverkan audit anchor`).
+    anchor_dir: Path | None = None
+    anchor_interval_s: int = Field(default=300, ge=0, le=7 * 24 * 3600)
     # Sign-in on the web pages through the organisation's OpenID provider (docs/web.md): authorisation code flow
     # with PKCE for a confidential client. agency and role come from the named claims.
     oidc_issuer: str | None = None

@@ -10,11 +10,17 @@ client runs the same loop as one member of staff working through cases, as fast 
   source_ref), AF reads the view, SF reads the timeline;
 - every CASELOAD_EVERY-th iteration: SF reads the caseload (all open cases: it grows during the run).
 
+With `--mix issue` (the mix of issue 12) each client instead draws every request at random, 70 % views (AF
+reads the view), 20 % decisions (FK records one), 10 % consent changes (the samordnare records a new consent
+FK->SF, FK->AF, or withdraws the older of two, so one is always in force), on participants enrolled for it before
+the clock starts (ISSUE_PARTICIPANTS per client, not timed).
+
 A request is an error when it does not answer the expected status (201 or 200) or fails in transport.
 The baseline is bench/bare_app.py served by the same uvicorn, driven by the same number of clients for
 --bare-seconds in the same run; the report gives throughput and p99 latency as ratios against it.
 
-    python bench/load.py [--clients 16] [--seconds 60] [--database-url sqlite:///...|postgresql://...]
+    python bench/load.py [--clients 16] [--seconds 60] [--mix staff|issue]
+                         [--database-url sqlite:///...|postgresql://...]
 """
 
 # ruff: noqa: E402 - the path fix below must run before any import that reaches the standard `http` package
@@ -35,6 +41,7 @@ import base64
 import contextlib
 import os
 import platform
+import random
 import sqlite3
 import statistics
 import tempfile
@@ -61,6 +68,10 @@ ENROL_EVERY = 3
 CASELOAD_EVERY = 3
 SUMMARY = "Sjukpenning beviljad på halvtid från 1 oktober; avstämning med arbetsgivare i vår."
 OPERATIONS = ("enrol", "consent", "decision", "view", "timeline", "caseload")
+# --mix issue: the share of each request kind, and the participants each client works on.
+ISSUE_MIX = {"view": 70, "decision": 20, "consent-change": 10}
+ISSUE_PARTICIPANTS = 4
+ISSUE_OPERATIONS = ("view", "decision", "consent-change")
 
 
 def say(text: str = "") -> None:
@@ -78,9 +89,13 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    server_errors: int = 0  # answers 500-599 (counted among the errors too)
+    timed_seconds: float = 0.0  # from the start of the clock to the last client's end (set by run_mixed)
 
-    def add(self, operation: str, seconds: float, error: str | None) -> None:
+    def add(self, operation: str, seconds: float, error: str | None, status: int = 0) -> None:
         with self.lock:
+            if status >= 500:
+                self.server_errors += 1
             self.latencies.setdefault(operation, []).append(seconds)
             if error is not None:
                 self.errors[operation] = self.errors.get(operation, 0) + 1
@@ -124,6 +139,7 @@ class MixedClient:
         self.run_id = run_id
         self.today = local_date(datetime.now(UTC))
         self.participants: list[str] = []
+        self.consents: dict[str, list[str]] = {}  # --mix issue: each participant's consents in force, oldest first
 
     def close(self) -> None:
         self.http.close()
@@ -143,7 +159,7 @@ class MixedClient:
             return None
         seconds = time.perf_counter() - started
         if response.status_code != expect:
-            tally.add(operation, seconds, f"{response.status_code} {response.text[:160]}")
+            tally.add(operation, seconds, f"{response.status_code} {response.text[:160]}", response.status_code)
             return None
         tally.add(operation, seconds, None)
         return response.json()
@@ -179,6 +195,58 @@ class MixedClient:
                 self.call(tally, "caseload", "GET", "/api/v1/caseload", 200, headers=c.sf)
             iteration += 1
 
+    def run_issue_mix(self, until: float, tally: Tally) -> None:
+        """--mix issue: enrols ISSUE_PARTICIPANTS participants (untimed, before `until` counts), then draws each
+        request from ISSUE_MIX on one of them until the clock passes `until`."""
+        c = self.credentials
+        rng = random.Random(f"{self.run_id}-{self.index}")
+        consents = self.consents
+        kinds, weights = list(ISSUE_MIX), list(ISSUE_MIX.values())
+        iteration = 0
+        while time.monotonic() < until:
+            pid = rng.choice(self.participants)
+            kind = rng.choices(kinds, weights)[0]
+            base = f"/api/v1/participants/{pid}"
+            if kind == "view":
+                self.call(tally, "view", "GET", f"{base}/view", 200, headers=c.af)
+            elif kind == "decision":
+                decision = self.decision(f"FK-MIX-{self.run_id}-{self.index}-{iteration}")
+                self.call(tally, "decision", "POST", f"{base}/decisions", 201, json=decision, headers=c.fk)
+            elif len(consents[pid]) > 1:
+                oldest = consents[pid].pop(0)
+                self.call(
+                    tally, "consent-change", "POST", f"{base}/consents/{oldest}/withdrawal", 200, json={},
+                    headers=c.sf,
+                )  # fmt: skip
+            else:
+                created = self.call(
+                    tally, "consent-change", "POST", f"{base}/consents", 201, json=self.consent(), headers=c.sf
+                )
+                if created is not None:
+                    consents[pid].append(created["id"])
+            iteration += 1
+
+    def enrol_untimed(self, count: int) -> None:
+        """Enrols `count` participants, each with a consent and a decision of FK's (so that AF has something to
+        see: a view of nothing is 403), for --mix issue; not counted in the figures."""
+        c, untimed = self.credentials, Tally()
+        for n in range(count):
+            body = {"personnummer": self.personnummer(n), "given_name": "Testa", "family_name": "Blandsson"}
+            created = self.call(untimed, "enrol", "POST", "/api/v1/participants", 201, json=body, headers=c.sf)
+            if created is None:
+                raise RuntimeError(f"could not enrol the participants of the mix: {untimed.error_samples}")
+            pid = str(created["id"])
+            base = f"/api/v1/participants/{pid}"
+            consent = self.call(untimed, "consent", "POST", f"{base}/consents", 201, json=self.consent(), headers=c.sf)
+            seed = self.decision(f"FK-MIX-{self.run_id}-{self.index}-seed-{n}")
+            decided = consent and self.call(
+                untimed, "decision", "POST", f"{base}/decisions", 201, json=seed, headers=c.fk
+            )
+            if consent is None or decided is None:
+                raise RuntimeError(f"could not enrol the participants of the mix: {untimed.error_samples}")
+            self.participants.append(pid)
+            self.consents[pid] = [str(consent["id"])]
+
     def consent(self) -> dict[str, Any]:
         return {
             "grants": [
@@ -202,18 +270,28 @@ class MixedClient:
         }
 
 
-def run_mixed(base_url: str, clients: int, seconds: float, credentials: Credentials | None = None) -> Tally:
-    """Runs `clients` mixed-workload clients against the server for `seconds`; returns what they measured."""
+def run_mixed(
+    base_url: str, clients: int, seconds: float, credentials: Credentials | None = None, mix: str = "staff"
+) -> Tally:
+    """Runs `clients` mixed-workload clients against the server for `seconds`; returns what they measured.
+    `mix`: "staff" (the loop of one member of staff) or "issue" (70 % views, 20 % decisions, 10 % consent
+    changes, on participants enrolled before the clock starts)."""
     credentials = credentials or Credentials()
     tally = Tally()
     run_id = uuid.uuid4().hex[:8]
     workers = [MixedClient(base_url, k, clients, credentials, run_id) for k in range(clients)]
-    until = time.monotonic() + seconds
-    threads = [threading.Thread(target=w.run, args=(until, tally), name=f"load-{k}") for k, w in enumerate(workers)]
+    if mix == "issue":
+        for worker in workers:
+            worker.enrol_untimed(ISSUE_PARTICIPANTS)
+    target = {"staff": MixedClient.run, "issue": MixedClient.run_issue_mix}[mix]
+    started = time.monotonic()
+    until = started + seconds
+    threads = [threading.Thread(target=target, args=(w, until, tally), name=f"load-{k}") for k, w in enumerate(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    tally.timed_seconds = time.monotonic() - started
     for worker in workers:
         worker.close()
     return tally
@@ -256,19 +334,21 @@ def cuts(latencies: list[float]) -> dict[str, float]:
     return {"p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000, "max": max(latencies) * 1000}
 
 
-def report(tally: Tally, seconds: float, bare: Tally, bare_seconds: float) -> None:
+def report(
+    tally: Tally, seconds: float, bare: Tally, bare_seconds: float, operations: tuple[str, ...] = OPERATIONS
+) -> None:
     say()
     heads = ("requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
-    say(f"{'operation':<10}" + "".join(f" {h:>9}" for h in heads))
-    rows = [(op, tally.latencies.get(op, []), tally.errors.get(op, 0)) for op in OPERATIONS]
-    everything = [x for op in OPERATIONS for x in tally.latencies.get(op, [])]
+    say(f"{'operation':<14}" + "".join(f" {h:>9}" for h in heads))
+    rows = [(op, tally.latencies.get(op, []), tally.errors.get(op, 0)) for op in operations]
+    everything = [x for op in operations for x in tally.latencies.get(op, [])]
     rows.append(("overall", everything, tally.total_errors))
     rows.append(("bare", bare.latencies.get("bare", []), bare.total_errors))
     for name, latencies, errors in rows:
         span = bare_seconds if name == "bare" else seconds
         c = cuts(latencies)
         say(
-            f"{name:<10} {len(latencies):>9} {errors:>9} {len(latencies) / span:>9.1f} {c['p50']:>9.1f}"
+            f"{name:<14} {len(latencies):>9} {errors:>9} {len(latencies) / span:>9.1f} {c['p50']:>9.1f}"
             f" {c['p95']:>9.1f} {c['p99']:>9.1f} {c['max']:>9.1f}"
         )
     for sample in tally.error_samples + bare.error_samples:
@@ -280,6 +360,7 @@ def report(tally: Tally, seconds: float, bare: Tally, bare_seconds: float) -> No
     say(f"mixed p99 / bare p99     = {overall['p99'] / baseline['p99']:.1f}" if baseline["p99"] else "")
     verdict = "PASS" if tally.total_errors == 0 and overall["p99"] < 1000 else "MISS"
     say(f"target: 0 errors and p99 under 1 s: errors {tally.total_errors}, p99 {overall['p99']:.0f} ms   {verdict}")
+    say(f"5xx answers: {tally.server_errors}")
 
 
 def machine_lines(database_url: str) -> list[str]:
@@ -330,6 +411,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="how long the mixed workload runs")
     parser.add_argument("--bare-seconds", type=float, default=15, help="how long the bare baseline runs")
     parser.add_argument("--database-url", help="default: a fresh SQLite file (the embedded default)")
+    parser.add_argument(
+        "--mix", choices=("staff", "issue"), default="staff",
+        help="staff: the loop of the module docstring; issue: 70 %% views, 20 %% decisions, 10 %% consent changes",
+    )  # fmt: skip
     args = parser.parse_args()
 
     servers: list[Server] = []
@@ -367,18 +452,28 @@ def main() -> None:
             bare_tally = run_bare(bare.base_url, args.clients, args.bare_seconds, probe)
             bare.stop()
             servers.remove(bare)
-            say(
-                f"load       {args.clients} clients for {args.seconds:g} s: enrol+consent once in {ENROL_EVERY}"
-                f" iterations, decision+view+timeline every iteration, caseload once in {CASELOAD_EVERY}"
-            )
+            if args.mix == "staff":
+                say(
+                    f"load       {args.clients} clients for {args.seconds:g} s: enrol+consent once in {ENROL_EVERY}"
+                    f" iterations, decision+view+timeline every iteration, caseload once in {CASELOAD_EVERY}"
+                )
+            else:
+                shares = ", ".join(f"{share} % {kind}" for kind, share in ISSUE_MIX.items())
+                say(
+                    f"load       {args.clients} clients for {args.seconds:g} s, mix issue: {shares}, on"
+                    f" {ISSUE_PARTICIPANTS} participants per client enrolled before the clock starts"
+                )
             began = time.monotonic()
-            tally = run_mixed(service.base_url, args.clients, args.seconds)
+            tally = run_mixed(service.base_url, args.clients, args.seconds, mix=args.mix)
             elapsed = time.monotonic() - began
+            if args.mix == "issue":  # the enrolment before the clock starts is not part of the run
+                elapsed = tally.timed_seconds
             if service.process.poll() is not None:
                 raise RuntimeError(f"the server died during the run:\n{service.log_tail()}")
             with httpx.Client(base_url=service.base_url, timeout=10) as http:
                 health = http.get("/api/v1/health").json()
-            report(tally, elapsed, bare_tally, args.bare_seconds)
+            operations = OPERATIONS if args.mix == "staff" else ISSUE_OPERATIONS
+            report(tally, elapsed, bare_tally, args.bare_seconds, operations)
             say(f"after      projections lag {health['projections']['lag_events']}, health {health['status']}")
         finally:
             for server in reversed(servers):

@@ -18,6 +18,11 @@ PG_URL = os.environ.get("SAMVERKAN_TEST_POSTGRES_URL", "postgresql://postgres@12
 ENGINES = ["sqlite", "postgres"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The reliability harness's full runs (tests/reliability): CI runs the short defaults."""
+    parser.addoption("--trials", type=int, default=1000, help="withdrawal race trials (tests/reliability; e.g. 10000)")
+
+
 def postgres_available() -> bool:
     """True when the test PostgreSQL server answers."""
     try:

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from adapters.anchors import Anchoring, anchor_store
 from adapters.auth import TokenVerifier
 from adapters.disclosure_log import DisclosureLog
-from adapters.http import problems
+from adapters.http import openapi, problems
 from adapters.http.context import Context
 from adapters.http.middleware import RequestContext
 from adapters.http.routes import audit, case_events, health, participants, reading, work
@@ -58,6 +59,7 @@ def build_context(settings: Settings, storage: Storage | None = None) -> Context
             review_rules=rules_from(settings),
             installation=installation_of(settings),
             retention=retention_rules(settings),
+            anchors=anchor_store(settings, storage.target, log, signer),
         ),
     )
 
@@ -73,9 +75,16 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         follow = owned and settings.projections == "inprocess"
         if follow:
             app.state.context.projections.start()
+        # `samverkan serve`: a signed anchor of the log's head every SAMVERKAN_ANCHOR_INTERVAL_S (adapters/anchors.py).
+        anchoring = None
+        if owned and app.state.context.reads.anchors is not None:
+            anchoring = Anchoring(app.state.context.reads.anchors, settings.anchor_interval_s)
+            anchoring.start()
         try:
             yield
         finally:
+            if anchoring is not None:
+                anchoring.stop()
             if follow:
                 app.state.context.projections.stop()
             if owned:
@@ -90,6 +99,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     if context is not None:
         app.state.context = context
     problems.install(app)
+    openapi.install(app)  # the problem answers of every operation (docs/api.md, "Errors")
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,

@@ -14,6 +14,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.auth import Unauthenticated
@@ -179,7 +180,10 @@ def install(app: FastAPI) -> None:
         detail = "no such resource" if error.status_code == 404 else str(error.detail)  # noqa: PLR2004
         if kind == "validation-error":  # e.g. a form body that cannot be parsed: every 422 names a field
             return problem_response(kind, f"body: {detail}", request, errors=[{"field": "body", "message": detail}])
-        return problem_response(kind, detail, request)
+        response = problem_response(kind, detail, request)
+        if error.status_code == 405:  # noqa: PLR2004 - every route's methods; a static file (no route): GET, HEAD
+            response.headers["Allow"] = _allowed(request) or (error.headers or {}).get("Allow") or "GET, HEAD"
+        return response
 
     # Every way the storage can fail to answer: the library's errors (its recorders and pools, and the refusal
     # while PostgreSQL is known to be unreachable, adapters/storage.py), psycopg's and its pool's (PoolTimeout,
@@ -207,6 +211,20 @@ def install(app: FastAPI) -> None:
             "request_id": getattr(request.state, "request_id", None),
         }
         return JSONResponse(body, status_code=500, media_type="application/problem+json")
+
+
+def _allowed(request: Request) -> str:
+    """The methods the request's path accepts, over every route it matches (starlette names only the first
+    route's, so a path with a GET and a POST route would say one of them)."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root + "/"):  # behind a proxy's prefix: the routes see the path without it
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _message(error: Any) -> str:

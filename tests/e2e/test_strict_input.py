@@ -13,7 +13,8 @@ import json
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -22,6 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.importing import import_decisions
+from coordination import InvalidCommand
 from projections import enrolled_case_ids
 from tests.e2e.conftest import Api, Caller
 from tests.e2e.scenario import consent_body, decision_body, enrol
@@ -336,6 +339,23 @@ def test_text_is_stored_in_nfc(api: Api, case: Case) -> None:
     joined = "Kurd\u200cistan \u200fعلی\u200f"
     other = ok(post(api.samordnare, "/api/v1/participants", {**RESERVE, "given_name": joined}))["id"]
     assert ok(api.samordnare.get(f"/api/v1/participants/{other}/view"))["participant"]["given_name"] == joined
+
+
+def test_the_application_service_and_the_importer_apply_the_same_rule(api: Api, case: Case, tmp_path: Path) -> None:
+    service = api.context.service
+    for field, value in (("given_name", f"{MARK}\u202ex"), ("family_name", "\u200b"), ("given_name", f"{MARK}\nx")):
+        names = {"given_name": "Sara", "family_name": "Utanummer", field: value}
+        with pytest.raises(InvalidCommand) as refused:
+            service.enrol(by="cli:test", birth_date=date(1980, 5, 5), legal_gender="female", **names)
+        assert refused.value.field == field and MARK not in str(refused.value)
+    rows = tmp_path / "fk.jsonl"
+    hostile = decision_body(source_ref="FK-import", summary=f"\x1b[2J{MARK}")
+    rows.write_text(json.dumps({**hostile, "participant_id": case.pid}) + "\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.jsonl"
+    summary = import_decisions(api.context.reads, rows, agency="FK", user_id="u1", rejects_path=rejects)
+    assert (summary.recorded, summary.rejected) == (0, 1)
+    (reject,) = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines()]
+    assert reject["field"] == "summary" and MARK not in json.dumps(reject)
 
 
 # -- dates ---------------------------------------------------------------------------------------------------------

@@ -65,7 +65,11 @@ def log_filter(
 Filters = Annotated[LogFilter, Depends(log_filter)]
 
 
-@router.get("/disclosures")
+@router.get(
+    "/disclosures",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}, "application/fhir+ndjson": {}}}},
+)
 def export(
     caller: CallerDep,
     ctx: Ctx,

@@ -33,7 +33,9 @@ def timeline(participant_id: UUID, caller: CallerDep, ctx: Ctx) -> Response:
     return Response(orjson.dumps(ctx.reads.timeline(caller, participant_id)), media_type="application/json")
 
 
-@router.get("/statistics")
+@router.get(
+    "/statistics", responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}
+)
 def statistics(
     caller: CallerDep,
     ctx: Ctx,
