@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_pool_max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=2_000, ge=0)
+    # Group commit (coordination/group_commit.py): concurrent commands' changes are saved together, up to this
+    # many cases per transaction (0: one transaction per command); the committer may wait up to the window for a
+    # batch to fill once it sees concurrent requests (0: it takes what is waiting, never waits).
+    group_commit_max_batch: int = Field(default=64, ge=0, le=1_000)
+    group_commit_window_ms: float = Field(default=0.0, ge=0, le=50)
 
     # Tokens: development tokens are HS256 with token_secret; production verifies the identity provider's
     # RS256/ES256 tokens with a public key (PEM) or a JWKS file.

@@ -6,7 +6,7 @@ import select
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,12 +272,63 @@ class SamverkanPostgresDatastore(PostgresDatastore):
         super().close()
 
 
+class _OneTripApplicationRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, except that `insert_events` is one round trip.
+
+    The library sends a save as a pipelined transaction (BEGIN, SET LOCAL lock_timeout, LOCK TABLE ... IN
+    EXCLUSIVE MODE, NOTIFY, INSERT ... RETURNING, COMMIT) that still waits on the server several times. Here the
+    same statements run inside one PL/pgSQL function, called as one statement on the pool's autocommit
+    connection: one statement, one transaction, one round trip. The EXCLUSIVE table lock is kept (the library's
+    own database function leaves it out): it makes commit order equal notification-id order, which the
+    projection runners tailing the event table rely on. A duplicate (aggregate id, version) is the same
+    IntegrityError (a RecordConflictError) as before, and nothing of the call is stored."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.one_trip_function = f"samverkan_insert_{self.events_table_name}"[:63]
+        self.sql_create_statements.append(
+            sql.SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event_type}[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "BEGIN "
+                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state) "
+                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "RETURNING notification_id; "
+                "END; $BODY$"
+            ).format(
+                schema=sql.Identifier(self.datastore.schema),
+                function=sql.Identifier(self.one_trip_function),
+                event_type=sql.Identifier(self.stored_event_type_name),
+                lock_timeout=self.datastore.lock_timeout,
+                table=sql.Identifier(self.events_table_name),
+                channel=sql.Identifier(self.channel_name),
+            )
+        )
+        self.one_trip_statement = sql.SQL("SELECT * FROM {schema}.{function}((%s))").format(
+            schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(self.one_trip_function)
+        )
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        if kwargs.get("tracking") is not None or not stored_events:
+            return super().insert_events(stored_events, **kwargs)
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.one_trip_statement, (rows,), prepare=True)
+            return [int(row[self.one_trip_function]) for row in curs.fetchall()]
+
+
 class SamverkanPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory on SamverkanPostgresDatastore, with recorders that try each call once,
     and the schema made on demand."""
 
     aggregate_recorder_class = _tried_once(PostgresAggregateRecorder)
-    application_recorder_class = _tried_once(PostgresApplicationRecorder)
+    application_recorder_class = _tried_once(_OneTripApplicationRecorder)
     tracking_recorder_class = _tried_once(PostgresTrackingRecorder)
     process_recorder_class = _tried_once(PostgresProcessRecorder)
 
@@ -543,6 +594,8 @@ def open_storage(settings: Settings) -> Storage:
             vault=vault,
             max_consent_months=settings.max_consent_months,
             kartlaggning_weeks=settings.kartlaggning_weeks,
+            group_commit_max_batch=settings.group_commit_max_batch,
+            group_commit_window_s=settings.group_commit_window_ms / 1000,
         )
         datastore = service.factory.datastore  # type: ignore[attr-defined]
         if isinstance(datastore, SQLiteDatastore):

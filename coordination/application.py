@@ -49,6 +49,7 @@ from coordination.errors import (
     NotFound,
     NotPermitted,
 )
+from coordination.group_commit import GroupCommit
 from coordination.personnummer import InvalidPersonnummer, Personnummer, parse_personnummer
 from coordination.ports import PersonalDataVault
 from coordination.strict import clean_text
@@ -99,6 +100,8 @@ class CoordinationService(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         max_consent_months: int = DEFAULT_MAX_MONTHS,
         kartlaggning_weeks: int = KARTLAGGNING_WEEKS,
+        group_commit_max_batch: int = 0,
+        group_commit_window_s: float = 0.0,
     ) -> None:
         self.vault = vault
         self.clock = clock
@@ -108,6 +111,17 @@ class CoordinationService(Application[UUID]):
         self._load_locks = tuple(threading.Lock() for _ in range(64))
         self.max_consent_months = max_consent_months
         super().__init__(env)
+        # Commands' changes share commits with concurrent ones (coordination/group_commit.py); 0: one each.
+        self.group_commit = (
+            GroupCommit(self.save, max_batch=group_commit_max_batch, window_s=group_commit_window_s)
+            if group_commit_max_batch > 0
+            else None
+        )
+
+    def close(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.close()
+        super().close()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # Unlike the library default, never read os.environ: settings are read once, in adapters.
@@ -161,7 +175,10 @@ class CoordinationService(Application[UUID]):
             if not case.pending_events:
                 return result
             try:
-                self.save(case)
+                if self.group_commit is not None:
+                    self.group_commit.submit(case)  # returns once the batch holding the change has committed
+                else:
+                    self.save(case)
             except RecordConflictError:
                 collided = True
                 continue
