@@ -2,8 +2,11 @@
 
 Each entry's `hash` is SHA-256 over its canonical JSON encoding, which includes `seq` and the previous entry's
 hash (`prev_hash`). Appends are serialised on a one-row head table (row lock on PostgreSQL, the write lock on
-SQLite), so the chain never forks; the primary key on `seq` would refuse a fork anyway. UPDATE, DELETE (and on
-PostgreSQL, TRUNCATE) are refused by triggers in the database itself.
+SQLite), so the chain never forks; the primary key on `seq` would refuse a fork anyway. On PostgreSQL a process
+chains its next batch to the head it last wrote and writes it in one statement that moves the head only if it is
+still that one (a compare-and-set under the same row lock; one round trip, committed when it returns); when
+another process wrote meanwhile, nothing is written and the batch is chained to the head read under the lock.
+UPDATE, DELETE (and on PostgreSQL, TRUNCATE) are refused by triggers in the database itself.
 """
 
 from __future__ import annotations
@@ -129,6 +132,18 @@ def entry_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in body.items() if k != "hash"})).hexdigest()
 
 
+def hashed(body: dict[str, Any]) -> str:
+    """Adds `hash` to a body built by `build_body` and returns its stored text, `canonical(body)` with the hash,
+    encoding the body once: the hash's member goes in just before `"kind"`, the key after it in sorted order
+    (the top-level one is the last `,"kind":` of the text, as the members after it are strings and a number, in
+    which a quote is always escaped)."""
+    text = canonical(body)
+    digest = hashlib.sha256(text).hexdigest()
+    body["hash"] = digest
+    cut = text.rindex(b',"kind":')
+    return (text[:cut] + b',"hash":"' + digest.encode() + b'"' + text[cut:]).decode()
+
+
 def build_body(draft: EntryDraft, seq: int, prev_hash: str, recorded_at: datetime) -> dict[str, Any]:
     """The entry as stored and exported (without `hash`)."""
     return {
@@ -252,6 +267,11 @@ class DisclosureLog:
         self._queue_lock = threading.Lock()
         self._writing = False
         self._handed_to: threading.Event | None = None
+        # The head this process last committed (PostgreSQL): the next batch is chained to it and written with a
+        # compare-and-set on the head row, which saves reading the head first; when another process appended
+        # meanwhile, the set finds another head, writes nothing, and the batch is chained to the head read then.
+        self._known_head: tuple[int, str] | None = None
+        self._batch_statements: dict[tuple[int, int], bytes] = {}  # by (rows, subjects)
         if self.postgres:
             assert isinstance(datastore, PostgresDatastore)
             self.schema = datastore.schema
@@ -407,56 +427,131 @@ class DisclosureLog:
             ticket.finish(entry, None)
 
     def _write_batch(self, drafts: list[EntryDraft]) -> list[dict[str, Any]]:
+        if not self.postgres:
+            return self._write_batch_sqlite(drafts)
+        known = self._known_head
+        if known is not None:
+            entries, rows, subjects = self._chain(drafts, *known)
+            if self._set_head_and_insert(known, entries, rows, subjects):
+                self._known_head = (entries[-1]["seq"], entries[-1]["hash"])
+                return entries
+        # The head is not the one this process last wrote (or it has written none yet): read it, locked.
         with self.datastore.transaction(commit=True) as cursor:
-            if self.postgres:
-                cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1 FOR UPDATE"))
-            else:
-                cursor.execute(self._q("UPDATE {head} SET seq = seq WHERE id = 1"))  # takes the write lock first
-                cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1"))
+            cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1 FOR UPDATE"))
             head = cursor.fetchone()
-            last_seq, last_hash = (int(head["seq"]), str(head["hash"])) if self.postgres else (head[0], head[1])
-            now = datetime.now(UTC)
-            entries, rows, subjects = [], [], []
-            for draft in drafts:
-                body = build_body(draft, last_seq + 1, last_hash, now)
-                body["hash"] = entry_hash(body)
-                entries.append(body)
-                rows.append(
-                    (
-                        body["seq"],
-                        body["recorded_at"],
-                        body["kind"],
-                        body["user_id"],
-                        body["agency"],
-                        body["role"],
-                        body["participant_id"],
-                        canonical(body).decode(),
-                        body["prev_hash"],
-                        body["hash"],
-                    )
-                )
-                subjects.extend((s if self.postgres else str(s), body["seq"]) for s in dict.fromkeys(draft.subjects))
-                last_seq, last_hash = body["seq"], body["hash"]
+            entries, rows, subjects = self._chain(drafts, int(head["seq"]), str(head["hash"]))
+            # One round trip: the rows and the new head together.
+            cursor.execute(
+                sql.SQL(
+                    "WITH added AS (INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role,"
+                    " participant_id, body, prev_hash, hash) VALUES {values})"
+                    " UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"
+                ).format(
+                    log=sql.Identifier(self.schema, "disclosure_log"),
+                    head=sql.Identifier(self.schema, "disclosure_log_head"),
+                    values=sql.SQL(", ").join(_ROW for _ in rows),
+                ),
+                [value for row in rows for value in row] + [entries[-1]["seq"], entries[-1]["hash"]],
+            )
             if subjects:
                 cursor.executemany(self._q("INSERT INTO {subjects} (participant_id, seq) VALUES (%s, %s)"), subjects)
-            if self.postgres:
-                # One round trip: the rows and the new head together.
-                values = sql.SQL(", ").join(sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)") for _ in rows)
-                cursor.execute(
-                    sql.SQL(
-                        "WITH added AS (INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role,"
-                        " participant_id, body, prev_hash, hash) VALUES {values})"
-                        " UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"
-                    ).format(
-                        log=sql.Identifier(self.schema, "disclosure_log"),
-                        head=sql.Identifier(self.schema, "disclosure_log_head"),
-                        values=values,
-                    ),
-                    [value for row in rows for value in row] + [last_seq, last_hash],
+        self._known_head = (entries[-1]["seq"], entries[-1]["hash"])  # committed
+        return entries
+
+    def _set_head_and_insert(
+        self,
+        known: tuple[int, str],
+        entries: list[dict[str, Any]],
+        rows: list[tuple[Any, ...]],
+        subjects: list[tuple[Any, int]],
+    ) -> bool:
+        """Writes the batch chained after `known` in one statement, which is its own transaction (the pool's
+        connections are in autocommit; it returns once committed): the head moves from `known` to the batch's
+        last entry and the rows go in, only if the head is still `known` (the head row's lock makes this a
+        compare-and-set). False when it was not: then nothing was written."""
+        statement = self._batch_statements.get((len(rows), len(subjects)))
+        if statement is None:
+            statement = self._batch_statement(len(rows), len(subjects))
+            if len(self._batch_statements) < MAX_BATCH:
+                self._batch_statements[len(rows), len(subjects)] = statement
+        last = entries[-1]
+        params = [last["seq"], last["hash"], known[0], known[1], *(value for row in rows for value in row)]
+        params += [value for pair in subjects for value in pair]
+        datastore = self.datastore
+        assert isinstance(datastore, PostgresDatastore)
+        with datastore.get_connection() as connection:
+            row = connection.execute(statement, params).fetchone()
+            if not connection.autocommit:  # the library's connections are in autocommit; should one not be
+                connection.commit()
+        return row is not None and int(row["added"]) == len(rows)
+
+    def _batch_statement(self, rows: int, subjects: int) -> bytes:
+        """The compare-and-set statement of `_set_head_and_insert` for a batch of this many rows and subjects."""
+        parts = {
+            "log": sql.Identifier(self.schema, "disclosure_log"),
+            "head": sql.Identifier(self.schema, "disclosure_log_head"),
+            "subjects": sql.Identifier(self.schema, "disclosure_log_subjects"),
+            "values": sql.SQL(", ").join(_TYPED_ROW for _ in range(rows)),
+            "listed": sql.SQL(", ").join(sql.SQL("(%s::uuid, %s::bigint)") for _ in range(subjects)),
+        }
+        statement = (
+            "WITH moved AS (UPDATE {head} SET seq = %s, hash = %s WHERE id = 1 AND seq = %s AND hash = %s"
+            " RETURNING id),"
+            " added AS (INSERT INTO {log} (seq, recorded_at, kind, user_id, agency, role, participant_id, body,"
+            " prev_hash, hash) SELECT * FROM (VALUES {values}) AS batch WHERE EXISTS (SELECT FROM moved)"
+            " RETURNING seq)"
+        )
+        if subjects:
+            statement += (
+                ", indexed AS (INSERT INTO {subjects} (participant_id, seq) SELECT * FROM (VALUES {listed}) AS listed"
+                " WHERE EXISTS (SELECT FROM moved))"
+            )
+        statement += " SELECT count(*) AS added FROM added"
+        return sql.SQL(statement).format(**parts).as_bytes(None)  # type: ignore[arg-type]
+
+    def _chain(
+        self, drafts: list[EntryDraft], last_seq: int, last_hash: str
+    ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[tuple[Any, int]]]:
+        """The drafts as entries chained after (last_seq, last_hash): the entries, their table rows and the
+        (participant, seq) pairs of the subjects index."""
+        now = datetime.now(UTC)
+        entries: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        subjects: list[tuple[Any, int]] = []
+        for draft in drafts:
+            body = build_body(draft, last_seq + 1, last_hash, now)
+            stored = hashed(body)
+            entries.append(body)
+            rows.append(
+                (
+                    body["seq"],
+                    body["recorded_at"],
+                    body["kind"],
+                    body["user_id"],
+                    body["agency"],
+                    body["role"],
+                    body["participant_id"],
+                    stored,
+                    body["prev_hash"],
+                    body["hash"],
                 )
-            else:
-                cursor.executemany(self._q(_INSERT), rows)
-                cursor.execute(self._q("UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"), (last_seq, last_hash))
+            )
+            subjects.extend((s if self.postgres else str(s), body["seq"]) for s in dict.fromkeys(draft.subjects))
+            last_seq, last_hash = body["seq"], body["hash"]
+        return entries, rows, subjects
+
+    def _write_batch_sqlite(self, drafts: list[EntryDraft]) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._q("UPDATE {head} SET seq = seq WHERE id = 1"))  # takes the write lock first
+            cursor.execute(self._q("SELECT seq, hash FROM {head} WHERE id = 1"))
+            head = cursor.fetchone()
+            entries, rows, subjects = self._chain(drafts, int(head[0]), str(head[1]))
+            if subjects:
+                cursor.executemany(self._q("INSERT INTO {subjects} (participant_id, seq) VALUES (%s, %s)"), subjects)
+            cursor.executemany(self._q(_INSERT), rows)
+            cursor.execute(
+                self._q("UPDATE {head} SET seq = %s, hash = %s WHERE id = 1"), (entries[-1]["seq"], entries[-1]["hash"])
+            )
         return entries
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -618,6 +713,11 @@ _INSERT = (
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 MAX_BATCH = 200
+_ROW = sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+# In a VALUES list that is not an INSERT's own, PostgreSQL types the parameters by themselves: say which.
+_TYPED_ROW = sql.SQL(
+    "(%s::bigint, %s::timestamptz, %s::text, %s::text, %s::text, %s::text, %s::uuid, %s::text, %s::text, %s::text)"
+)
 
 
 class _Ticket:

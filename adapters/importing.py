@@ -1,10 +1,14 @@
 """Agency import of decisions from an agency system's export (JSON Lines or CSV).
 
-Every row goes through the same application service, and so the same consent gate, as
-`POST /api/v1/participants/{id}/decisions`: one transaction per row, idempotent by `source_ref`, refusals
-written to the disclosure log without content. Rows that cannot be recorded go to a rejects file (JSON Lines)
-that names the line, the row's `source_ref` and the reason, never the personnummer or the summary. The file is
-read as a stream: memory stays constant whatever its size.
+Every row goes through the same checks and the same consent gate as `POST /api/v1/participants/{id}/decisions`
+(coordination/bulk.py: `CoordinationService.record_decision`'s rules, the domain's gate), in batched
+transactions (`--batch-size`, default 500 rows): a batch's decisions are committed together, and nothing is
+counted as recorded before its commit. Idempotent by `source_ref`, so a run stopped at any point (killed, the
+database gone) is finished by running the same file again, which stores nothing twice. Refusals are written to
+the disclosure log without content; the lookups by personnummer of a batch are logged as one search entry naming
+the participants found. Rows that cannot be recorded go to a rejects file (JSON Lines) that names the line, the
+row's `source_ref` and the reason, never the personnummer or the summary. The file is read as a stream: memory
+stays bounded whatever its size (one batch, and the bounded caches of participants and cases).
 
 `import_decisions` does the work; `import_decisions_command` is the `samverkan import decisions` command
 (registered in adapters.cli).
@@ -16,9 +20,11 @@ import csv
 import getpass
 import json
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Annotated, Any
 from uuid import UUID
@@ -33,17 +39,27 @@ from rich.table import Table
 
 from adapters.access import Caller
 from adapters.auth import Role
+from adapters.disclosure_log import refused_recording
 from adapters.http.schemas import AgencyCode, DecisionCreate
 from adapters.read_service import ReadService, open_read_service
-from adapters.recording import record_decision
 from adapters.settings import Settings, SettingsError
 from adapters.storage import DatabaseUrlError, open_storage
 from consent import Party
-from coordination import ConsentRequired, DomainError, InvalidCommand, NotFound, NotPermitted
+from coordination import (
+    ConcurrencyConflict,
+    ConsentRequired,
+    DecisionOutcome,
+    DomainError,
+    InvalidCommand,
+    NotFound,
+    NotPermitted,
+)
+from coordination.bulk import CheckedBatch, DecisionRow, check_decisions, record_checked
 
 __all__ = [
     "AGENCIES",
     "COLUMNS",
+    "DEFAULT_BATCH_SIZE",
     "FORMATS",
     "MAX_LINE_BYTES",
     "ImportFileError",
@@ -54,6 +70,7 @@ __all__ = [
     "default_rejects_path",
     "import_decisions",
     "import_decisions_command",
+    "import_settings",
     "resolve_format",
 ]
 
@@ -78,9 +95,13 @@ MALFORMED = "malformed"
 VALIDATION = "validation-error"
 PURPOSE = "import"
 MAX_LINE_BYTES = 1 << 20  # like the HTTP API's body limit: a longer JSON line is rejected, not read whole
+DEFAULT_BATCH_SIZE = 500  # rows per transaction (and per lookup entry in the disclosure log)
+KNOWN_PARTICIPANTS = 100_000  # participants found by personnummer that a run remembers (not looked up again)
+IMPORT_CACHE_CASES = 20_000  # the import's aggregate cache at least: a file's participants' cases stay loaded
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes, kept by errors="surrogateescape"
 _NAME = re.compile(r"[^\W\d][\w.\-]{0,63}")  # what may be echoed as a field name (never a number)
+_NOT_DIGIT = re.compile("[^0-9]")
 
 
 class ImportFileError(ValueError):
@@ -360,15 +381,38 @@ def _check_header(names: list[str]) -> list[str]:
 # -- importing -----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A row that passed the file's rules, waiting for its batch: its line, the row, its source_ref as shown."""
+
+    line: int
+    row: ImportRow
+    source_ref: str | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch looked up and checked, waiting to be recorded."""
+
+    batch: Sequence[_Pending | Reject]
+    recording: list[_Pending]
+    rows: list[DecisionRow]
+    checked: CheckedBatch | None
+    outcome: dict[int, bool | Reject]
+
+
 class _Importer:
-    """Records rows one by one for one user of one agency, and writes what it could not record."""
+    """Records rows in batches for one user of one agency, and says what it could not record."""
 
     def __init__(self, reads: ReadService, caller: Caller) -> None:
         self.reads = reads
         self.caller = caller
+        # The participants this run has found by personnummer (the lookup logged once, in the batch that found
+        # them); later rows of theirs need no new lookup. Bounded, so memory stays flat whatever the file.
+        self.known: OrderedDict[str, UUID] = OrderedDict()
 
-    def run(self, record: _Record) -> bool | Reject:
-        """True: recorded now; False: already recorded (same source_ref); a Reject: not recorded."""
+    def check(self, record: _Record) -> _Pending | Reject:
+        """The row, when it is one and follows the file's rules; a Reject otherwise (nothing is looked up)."""
         if record.malformed is not None:
             return Reject(record.line, MALFORMED, detail=record.malformed)
         data = record.data or {}
@@ -388,39 +432,116 @@ class _Importer:
         if row.personnummer is not None and _holds_personnummer(row.source_ref, row.personnummer):
             # A reference that carries the number would end up in the rejects file and in agency systems' logs.
             return Reject(record.line, VALIDATION, None, "source_ref", "must not contain the personnummer")
-        try:
-            case_id = self._participant(row, record.line)
-            outcome = record_decision(
-                self.reads.service,
-                self.reads.log,
-                self.caller,
-                case_id,
-                category=row.category,
-                decision_type=row.decision_type,
-                effective_date=row.effective_date,
-                summary=row.summary,
-                source_ref=row.source_ref,
-                attributes=row.attributes,
-                line=record.line,
-            )
-        except (ConsentRequired, NotPermitted) as refused:
-            return Reject(record.line, refused.kind, source_ref, "category", refused.message)
-        except NotFound as error:
-            where = "personnummer" if row.personnummer is not None else "participant_id"
-            return Reject(record.line, error.kind, source_ref, where, error.message)
-        except InvalidCommand as error:
-            return Reject(record.line, error.kind, source_ref, error.field, error.reason)
-        except DomainError as error:  # Conflict: closed case, erased personal data, concurrent change
-            return Reject(record.line, error.kind, source_ref, detail=error.message)
-        return outcome.created
+        return _Pending(record.line, row, source_ref)
 
-    def _participant(self, row: ImportRow, line: int) -> UUID:
-        if row.participant_id is not None:
-            return row.participant_id
-        assert row.personnummer is not None
-        # A lookup by personnummer tells whether the person is enrolled: the read door logs it like the HTTP
-        # search (the number itself never is).
-        return self.reads.search(self.caller, row.personnummer, line=line)
+    def run(self, batch: Sequence[_Pending | Reject]) -> list[bool | Reject]:
+        """Records a batch: for each item, True (recorded now), False (already recorded: same source_ref) or a
+        Reject. `prepare` then `record`, one after the other."""
+        return self.record(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[_Pending | Reject]) -> _Prepared:
+        """The first half of a batch, which stores no decision: the rows' participants looked up together (one
+        search entry naming those found), then each row checked and its summary sealed (coordination/bulk.py)."""
+        pending = [item for item in batch if isinstance(item, _Pending)]
+        answers = self._participants(pending)
+        rows: list[DecisionRow] = []
+        recording: list[_Pending] = []
+        outcome: dict[int, bool | Reject] = {}  # by line
+        for item in pending:
+            row = item.row
+            case_id = row.participant_id if row.personnummer is None else answers[row.personnummer]
+            if isinstance(case_id, DomainError):
+                outcome[item.line] = self._reject(item, case_id)
+                continue
+            assert isinstance(case_id, UUID)
+            recording.append(item)
+            rows.append(
+                DecisionRow(
+                    case_id,
+                    row.category,
+                    row.decision_type,
+                    row.effective_date,
+                    row.summary,
+                    row.source_ref,
+                    row.attributes,
+                )
+            )
+        checked = check_decisions(self.reads.service, rows, agency=self.caller.agency.value) if rows else None
+        return _Prepared(batch, recording, rows, checked, outcome)
+
+    def record(self, prepared: _Prepared) -> list[bool | Reject]:
+        """The second half: the rows judged by the gate on their cases and recorded in one transaction, then the
+        gate's refusals logged together, all before this returns. A storage error propagates (then nothing of
+        the batch's decisions is recorded)."""
+        outcome = prepared.outcome
+        try:
+            results: Sequence[DecisionOutcome | DomainError] = (
+                record_checked(self.reads.service, prepared.checked, by=self.caller.user_id)
+                if prepared.checked is not None
+                else []
+            )
+        except ConcurrencyConflict as busy:  # the batch collided with other writers again and again
+            results = [busy] * len(prepared.rows)
+        refusals = []
+        for item, decision, result in zip(prepared.recording, prepared.rows, results, strict=True):
+            if isinstance(result, ConsentRequired | NotPermitted):
+                # As the HTTP route does: who tried which category and why, never the content.
+                caller = self.caller
+                refusals.append(
+                    refused_recording(
+                        caller.actor,
+                        caller.request_id,
+                        caller.purpose,
+                        decision.case_id,
+                        decision.category,
+                        result,
+                        line=item.line,
+                    )
+                )
+            outcome[item.line] = result.created if isinstance(result, DecisionOutcome) else self._reject(item, result)
+        self.reads.log.append_many(refusals)
+        return [item if isinstance(item, Reject) else outcome[item.line] for item in prepared.batch]
+
+    def _participants(self, pending: Sequence[_Pending]) -> dict[str, UUID | Exception]:
+        """The participants of the rows that name them by personnummer. A lookup tells whether the person is
+        enrolled, so the read door logs it like the HTTP search (the number itself never is): one entry naming
+        the participants the batch found, one per number that found nobody. A participant found earlier in this
+        run is not looked up again."""
+        answers: dict[str, UUID | Exception] = {}
+        numbers: dict[str, dict[str, Any]] = {}
+        for item in pending:
+            number = item.row.personnummer
+            if number is None or number in answers or number in numbers:
+                continue
+            known = self.known.get(number)
+            if known is not None:
+                self.known.move_to_end(number)
+                answers[number] = known
+            else:
+                numbers[number] = {"line": item.line}
+        if numbers:
+            found = self.reads.search_many(self.caller, numbers, lines=[pending[0].line, pending[-1].line])
+            for number, answer in found.items():
+                answers[number] = answer
+                if isinstance(answer, UUID):
+                    self.known[number] = answer
+            while len(self.known) > KNOWN_PARTICIPANTS:
+                self.known.popitem(last=False)
+        return answers
+
+    @staticmethod
+    def _reject(item: _Pending, error: Exception) -> Reject:
+        line, source_ref = item.line, item.source_ref
+        if isinstance(error, ConsentRequired | NotPermitted):
+            return Reject(line, error.kind, source_ref, "category", error.message)
+        if isinstance(error, NotFound):
+            where = "personnummer" if item.row.personnummer is not None else "participant_id"
+            return Reject(line, error.kind, source_ref, where, error.message)
+        if isinstance(error, InvalidCommand):
+            return Reject(line, error.kind, source_ref, error.field, error.reason)
+        if isinstance(error, DomainError):  # Conflict: closed case, erased personal data, concurrent change
+            return Reject(line, error.kind, source_ref, detail=error.message)
+        raise error
 
 
 def import_decisions(
@@ -432,15 +553,19 @@ def import_decisions(
     fmt: str | None = None,
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> ImportSummary:
-    """Imports an agency's decisions from a JSON Lines or CSV file, row by row through the consent gate.
+    """Imports an agency's decisions from a JSON Lines or CSV file through the consent gate, `batch_size` rows
+    to a transaction.
 
     `agency` and `user_id` say who imports (as a token would); the file never names the agency. Rows that
     cannot be recorded go to `rejects_path` (default `<file>.rejects.jsonl`, always rewritten) and the import
-    goes on. `progress` is called with the number of lines read since its last call. Raises ImportFileError when
-    the file or an argument cannot be used (nothing imported); storage errors propagate (rows recorded before
-    stay recorded; running the same file again skips them).
+    goes on. `progress` is called with the number of lines read and done since its last call, after each batch
+    has committed. Raises ImportFileError when the file or an argument cannot be used (nothing imported);
+    storage errors propagate (batches committed before stay recorded; running the same file again skips them).
     """
+    if batch_size < 1:
+        raise ImportFileError("the batch size must be at least 1")
     path = Path(path)
     chosen = resolve_format(path, fmt)
     code = _agency(agency)
@@ -469,24 +594,68 @@ def import_decisions(
         except OSError as error:
             raise ImportFileError(f"cannot write the rejects file {rejects_path}: {error.strerror}") from None
         with rejects:
-            reported = 0
-            for record in records:
-                summary.read += 1
-                result = importer.run(record)
-                if isinstance(result, Reject):
-                    summary.rejected += 1
-                    summary.by_reason[result.reason] += 1
-                    rejects.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
-                elif result:
-                    summary.recorded += 1
-                else:
-                    summary.already_recorded += 1
-                if progress is not None and records.line > reported:
-                    progress(records.line - reported)
-                    reported = records.line
-            if progress is not None and records.line > reported:
-                progress(records.line - reported)
+            _import_rows(importer, records, rejects, summary, batch_size, progress)
     return summary
+
+
+def _import_rows(
+    importer: _Importer,
+    records: _JsonLines | _CsvRows,
+    rejects: IO[str],
+    summary: ImportSummary,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Reads the rows and records them in batches, counting each batch and writing its rejects once committed."""
+    # A batch is looked up and checked (`prepare`) while the one before it is judged and committed (`record`)
+    # on a thread of its own; its rows are counted, and its rejects written, once it has committed.
+    with ThreadPoolExecutor(1, thread_name_prefix="samverkan-import") as recorder:
+        reported = 0
+        recording: Future[list[bool | Reject]] | None = None
+        recording_ends = 0  # the last line of the batch being recorded
+
+        def collect() -> None:
+            nonlocal recording, reported
+            if recording is None:
+                return
+            _done(summary, rejects, recording.result())
+            recording = None
+            if progress is not None and recording_ends > reported:
+                progress(recording_ends - reported)
+                reported = recording_ends
+
+        def hand_over(batch: list[_Pending | Reject]) -> None:
+            nonlocal recording, recording_ends
+            prepared = importer.prepare(batch)
+            collect()
+            recording, recording_ends = recorder.submit(importer.record, prepared), records.line
+
+        batch: list[_Pending | Reject] = []
+        for record in records:
+            summary.read += 1
+            batch.append(importer.check(record))
+            if len(batch) >= batch_size:
+                hand_over(batch)
+                batch = []
+        if batch:
+            hand_over(batch)
+        collect()
+        if progress is not None and records.line > reported:
+            progress(records.line - reported)
+
+
+def _done(summary: ImportSummary, rejects: IO[str], results: Sequence[bool | Reject]) -> None:
+    """Counts a committed batch's rows and writes its rejects, in the file's order."""
+    for result in results:
+        if isinstance(result, Reject):
+            summary.rejected += 1
+            summary.by_reason[result.reason] += 1
+            rejects.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        elif result:
+            summary.recorded += 1
+        else:
+            summary.already_recorded += 1
+    rejects.flush()
 
 
 def _safe_source_ref(value: Any, personnummer: Any) -> str | None:
@@ -500,8 +669,14 @@ def _safe_source_ref(value: Any, personnummer: Any) -> str | None:
 
 def _holds_personnummer(text: str, personnummer: str) -> bool:
     """True when the digits of `text` contain the number's ten digits (YYMMDDNNNC), with or without separators."""
-    digits = re.sub(r"[^0-9]", "", personnummer)
-    return len(digits) >= 10 and digits[-10:] in re.sub(r"[^0-9]", "", text)  # noqa: PLR2004
+    digits = _ten_digits(personnummer)
+    return digits is not None and digits in _NOT_DIGIT.sub("", text)
+
+
+@lru_cache(maxsize=1024)  # a file names each participant on many rows
+def _ten_digits(personnummer: str) -> str | None:
+    digits = _NOT_DIGIT.sub("", personnummer)
+    return digits[-10:] if len(digits) >= 10 else None  # noqa: PLR2004 - YYMMDDNNNC
 
 
 def _field_name(error: Any) -> str:
@@ -550,6 +725,16 @@ def _message(error: Any) -> str:
 
 # -- the command ------------------------------------------------------------------------------------------------
 
+
+def import_settings(settings: Settings) -> Settings:
+    """The settings an import runs with: an aggregate cache of at least IMPORT_CACHE_CASES cases (unless caching
+    is off), so that each participant's case is read from the database once per run, not once per batch. The
+    cache is bounded, so memory stays bounded whatever the file's size."""
+    if 0 < settings.aggregate_cache_size < IMPORT_CACHE_CASES:
+        return settings.model_copy(update={"aggregate_cache_size": IMPORT_CACHE_CASES})
+    return settings
+
+
 _DEFAULT_USER = "cli:<your login name>"
 STORAGE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, psycopg.OperationalError)
 OPEN_ERRORS: tuple[type[Exception], ...] = (DatabaseUrlError, OSError, *STORAGE_ERRORS)
@@ -574,10 +759,14 @@ def import_decisions_command(
         Path | None,
         typer.Option(help="Where to write rejected rows (JSON Lines); default: <file>.rejects.jsonl."),
     ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Rows recorded per transaction (and per lookup log entry).")
+    ] = DEFAULT_BATCH_SIZE,
 ) -> None:
-    """Imports your agency's decisions from a file, row by row through the consent gate.
+    """Imports your agency's decisions from a file through the consent gate, in batched transactions.
 
-    Rows already recorded (same source_ref) are skipped, so the same file can be run again.
+    Rows already recorded (same source_ref) are skipped, so the same file can be run again, also after the
+    import was stopped at any point: nothing is stored twice.
 
     Exit 0: every row is recorded, now or by an earlier run.
 
@@ -597,7 +786,7 @@ def import_decisions_command(
         errors.print(f"[red]Cannot import:[/red] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     try:
-        settings = Settings()
+        settings = import_settings(Settings())
         settings.keys  # noqa: B018 - fail early, with the message that says what to set
     except (SettingsError, ValueError) as error:
         errors.print(f"[red]Configuration error:[/red] {error}", highlight=False, soft_wrap=True)
@@ -628,6 +817,7 @@ def import_decisions_command(
                 fmt=chosen,
                 rejects_path=rejects,
                 progress=lambda lines: bar.advance(task, lines),
+                batch_size=batch_size,
             )
             bar.update(task, completed=total)
     except ImportFileError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -67,7 +68,7 @@ from consent import (
     utc,
     visible,
 )
-from coordination import Case, CoordinationService, NotFound, NotPermitted
+from coordination import Case, CoordinationService, DomainError, NotFound, NotPermitted
 from projections import statistics as figures
 from projections.cases import caseload_entry
 from projections.definitions import CASES, FOLLOW_UP, CasesProjection, TimelineProjection
@@ -896,6 +897,63 @@ class ReadService:
                 for s in consent.grants
             ],
         }
+
+    # -- many lookups by personnummer at once (an import's batch) ------------------------------------------------
+
+    def search_many(
+        self, caller: Caller, numbers: dict[str, dict[str, Any]], **details: Any
+    ) -> dict[str, UUID | Exception]:
+        """`search` for many personnummer at once: for each number, the participant found, or the error `search`
+        would raise (NotFound; InvalidCommand for a number that is not valid, which looks nobody up).
+
+        Logged in one append, committed before anything is returned: ONE `search` entry naming every participant
+        found (`details.subjects`, indexed like a caseload's, so each participant's extract shows it), and, as
+        `search` logs them, one entry per number that found nobody (`not-found`) or someone the caller's agency
+        has no part in (`refused`, `no-relation`); both answer the same NotFound (no oracle). `numbers` maps each
+        number to the details of its own entry (an import: the line); the number itself is never logged."""
+        self._require_role(caller, SEARCH, None)
+
+        def look_up(number: str) -> tuple[UUID | None, bool] | Exception:
+            """(participant or None, unrelated), or the error of a number that is not valid."""
+            try:
+                participant = self.service.find_by_personnummer(number)
+            except DomainError as invalid:
+                return invalid
+            try:
+                return participant, (
+                    participant is not None
+                    and caller.role == Role.HANDLAGGARE
+                    and not self._related(participant, caller.agency)
+                )
+            except NotFound:  # a lookup left without its case: nobody
+                return None, False
+
+        # The lookups are independent reads: side by side, their round trips overlap.
+        with ThreadPoolExecutor(8, thread_name_prefix="samverkan-search") as pool:
+            looked_up = list(pool.map(look_up, numbers))
+        answers: dict[str, UUID | Exception] = {}
+        found: list[UUID] = []
+        drafts: list[EntryDraft] = []
+        entry = (SEARCH, caller.actor, caller.request_id, caller.purpose)
+        for (number, own), result in zip(numbers.items(), looked_up, strict=True):
+            if isinstance(result, Exception):
+                answers[number] = result
+                continue
+            participant, unrelated = result
+            if participant is None or unrelated:
+                outcome, reason = ("refused", "no-relation") if unrelated else ("not-found", None)
+                drafts.append(
+                    EntryDraft(*entry, participant_id=participant, outcome=outcome, reason=reason, details=dict(own))
+                )
+                answers[number] = NotFound(NOT_FOUND_BY_NUMBER)
+                continue
+            found.append(participant)
+            answers[number] = participant
+        if found:
+            listed = list(dict.fromkeys(found))
+            drafts.insert(0, EntryDraft(*entry, details={**details, "found": len(listed)}, subjects=listed))
+        self.log.append_many(drafts)
+        return answers
 
 
 @dataclass(frozen=True)

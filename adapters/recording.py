@@ -1,5 +1,6 @@
 """Recording that the disclosure log must see: an agency decision (a refusal is logged without its content) and
-the erasure of a participant's personal data. HTTP routes and the importer call these, never the log directly."""
+the erasure of a participant's personal data. HTTP routes call these, never the log directly (the importer records a
+batch at a time through coordination/bulk.py and logs its refusals with the same `refused_recording` entries)."""
 
 from __future__ import annotations
 

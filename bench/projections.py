@@ -10,8 +10,11 @@ In one run, on fresh schemas it makes and drops itself:
    after the rebuild (rows/s);
 3. rebuild: `ProjectionRunner.rebuild(batch_size=5000)` of all projections from position zero, in a fresh
    subprocess of this script (so that the setup has not raised its peak memory), timed (events/s), with its
-   peak RSS (ru_maxrss, VmHWM and sampled VmRSS), its CPU and its PostgreSQL backends' CPU, the split between
-   the load phase and the finish (cases rows, indexes, swap), and the time spent in Python's cyclic GC;
+   peak RSS (ru_maxrss, VmHWM and sampled VmRSS; with the worker processes that load the tables on
+   PostgreSQL, the sum over the runner and its workers sampled at the same instants is what the target is held
+   to), its CPU and its workers' CPU, the split between the load phase and the finish (indexes, tail, swap),
+   and the time spent in Python's cyclic GC. `--workers N` sets the number of loading processes (1: the load
+   in log order in the runner itself);
 4. view latency, in process: GET /view through the read door (load the case, ask the gate, build the
    gated view for AF, serialise it with pydantic), for the same number of random participants with AF
    decisions in the small and the big schema, interleaved; a cold pass (fresh service: first read of each
@@ -25,11 +28,12 @@ In one run, on fresh schemas it makes and drops itself:
    CLOCK_MONOTONIC; the poll's time is when its answer arrived, so lags are upper bounds by about a poll).
 
     python bench/projections.py [--events 1000000] [--pg-url URL] [--skip-lag] [--keep]
-                                [--schema S] [--profile FILE]
+                                [--schema S] [--profile FILE] [--workers N]
 
 --schema reuses a schema filled by an earlier run with --keep (no fill; never dropped). --profile runs the
 rebuild under cProfile (its main thread only: the reader thread that prefetches batches is not in it) and
-prints where the time went; the rebuild figures of such a run include cProfile's overhead.
+prints where the time went; the rebuild figures of such a run include cProfile's overhead. With worker processes
+(the default on PostgreSQL for a long log) the runner's main thread only waits: profile with --workers 1.
 """
 
 # ruff: noqa: E402 - the path fix below must run before the imports of the project's packages
@@ -87,6 +91,7 @@ from adapters.read_service import ReadService
 from adapters.settings import Settings
 from adapters.signing import ManifestSigner
 from adapters.storage import DatabaseTarget, Storage, open_storage, parse_database_url
+from bench.benchlib import cpu_model, pg_connect, pg_url
 from consent import OWN_CATEGORY, Party, local_date
 from coordination import NotPermitted
 from projections.definitions import CASES, TIMELINE
@@ -104,9 +109,9 @@ SUMMARY = "Sjukpenning beviljad på halvtid från 1 oktober; avstämning med arb
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Targets
-TARGET_REBUILD_RATIO = 0.30  # rebuild events/s over raw rows/s
-TARGET_REBUILD_RATE = 30_000  # events/s
-TARGET_REBUILD_RSS_MB = 500
+TARGET_REBUILD_RATIO = 0.35  # rebuild events/s over raw rows/s (issue 13)
+TARGET_REBUILD_RATE = 40_000  # events/s
+TARGET_REBUILD_RSS_MB = 500  # the rebuild's processes together: the runner and its workers
 TARGET_LAG_P99_MS = 50.0
 TARGET_VIEW_GROWTH = 0.20  # p50 at N events within 20 % of p50 at 10k events
 
@@ -184,30 +189,10 @@ def progress_bar(description: str, total: int, unit: str) -> Iterator[Callable[[
 # -- machine and PostgreSQL ---------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def load_average() -> str:
     with contextlib.suppress(OSError):
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return "?"
-
-
-def pg_connect(target: DatabaseTarget, **kwargs: Any) -> psycopg.Connection[Any]:
-    params: dict[str, Any] = {"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname}
-    if target.password:
-        params["password"] = target.password
-    return psycopg.connect(**params, connect_timeout=5, **kwargs)
-
-
-def pg_url(target: DatabaseTarget, schema: str) -> str:
-    auth = target.user + (f":{target.password}" if target.password else "")
-    return f"postgresql://{auth}@{target.host}:{target.port}/{target.dbname}?schema={schema}"
 
 
 def machine_lines(target: DatabaseTarget) -> list[str]:
@@ -391,17 +376,42 @@ def raw_read(target: DatabaseTarget, schema: str) -> RawRead:
 # -- 3. rebuild ---------------------------------------------------------------------------------------------------
 
 
+def _descendants(pid: int) -> list[int]:
+    """The pids of a process's children, their children, and so on (Linux /proc)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError, ValueError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError, StopIteration):
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1])
+    return 0
+
+
 class RssSampler:
-    """Samples this process's VmRSS every 20 ms in a thread; keeps the peak."""
+    """Samples this process's VmRSS, and that of this process with its child processes together (the rebuild's
+    workers), every 20 ms in a thread; keeps the peaks."""
 
     def __init__(self) -> None:
         self.peak_kb = 0
+        self.tree_peak_kb = 0  # this process and its descendants, summed at the same instant
+        self.most_processes = 1
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
+        me = os.getpid()
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, _status_kb("VmRSS"))
+            own = _status_kb("VmRSS")
+            children = _descendants(me)
+            self.peak_kb = max(self.peak_kb, own)
+            self.tree_peak_kb = max(self.tree_peak_kb, own + sum(_rss_kb(c) for c in children))
+            self.most_processes = max(self.most_processes, 1 + len(children))
             self._stop.wait(0.02)
 
     def __enter__(self) -> RssSampler:
@@ -454,11 +464,14 @@ def rebuild_only(args: argparse.Namespace) -> None:
         settings = bench_settings(target, args.schema, Path(tmp))
         with open_storage(settings) as storage:
             runner = projection_runner(storage, settings)
+            runner.rebuild_workers = args.workers
+            workers = runner._rebuild_workers(runner.projections, runner.store.head())
             events = count_events(target, args.schema)
             rss_before_kb = _status_kb("VmRSS")
             server_before = backend_cpu(storage)
             profiler = cProfile.Profile() if args.profile else None
             usage = resource.getrusage(resource.RUSAGE_SELF)
+            children_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             head = runner.store.head()
             loaded: dict[str, float] = {}
 
@@ -477,6 +490,7 @@ def rebuild_only(args: argparse.Namespace) -> None:
                     profiler.disable()
                 seconds = time.perf_counter() - began
             after = resource.getrusage(resource.RUSAGE_SELF)
+            children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             server_after = backend_cpu(storage)
             positions = runner.positions()
     result = {
@@ -489,6 +503,14 @@ def rebuild_only(args: argparse.Namespace) -> None:
         "gc_collections": collector.collections,
         "user_cpu": after.ru_utime - usage.ru_utime,
         "system_cpu": after.ru_stime - usage.ru_stime,
+        "workers": workers,
+        "workers_cpu": children_after.ru_utime
+        + children_after.ru_stime
+        - children_usage.ru_utime
+        - children_usage.ru_stime,
+        "worker_maxrss_mb": children_after.ru_maxrss / 1024,  # the largest worker's peak (kB on Linux)
+        "tree_peak_mb": sampler.tree_peak_kb / 1024,
+        "processes": sampler.most_processes,
         "server_cpu": None if server_before is None or server_after is None else server_after - server_before,
         "rss_before_mb": rss_before_kb / 1024,
         "ru_maxrss_mb": after.ru_maxrss / 1024,  # kB on Linux
@@ -511,6 +533,8 @@ def rebuild(args: argparse.Namespace, target: DatabaseTarget, schema: str, key_d
     result_file = key_dir / "rebuild.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--rebuild-only", "--schema", schema]
     argv += ["--pg-url", args.pg_url, "--result-file", str(result_file), "--batch-size", str(args.batch_size)]
+    if args.workers is not None:
+        argv += ["--workers", str(args.workers)]
     if args.profile:
         argv += ["--profile", args.profile]
     env = {**os.environ, "PGAPPNAME": REBUILD_APP_NAME}
@@ -522,9 +546,11 @@ def rebuild(args: argparse.Namespace, target: DatabaseTarget, schema: str, key_d
     server = figures["server_cpu"]
     console.print(
         f"  rebuild: {figures['events']:,} events to position {figures['position']:,} in {figures['seconds']:.2f} s"
-        f" = {figures['rate']:,.0f} events/s; CPU: this process {figures['user_cpu']:.1f} s user +"
-        f" {figures['system_cpu']:.1f} s system, its PostgreSQL backends "
+        f" = {figures['rate']:,.0f} events/s with {figures['workers']} loading process(es); CPU: the runner"
+        f" {figures['user_cpu']:.1f} s user + {figures['system_cpu']:.1f} s system, its workers"
+        f" {figures['workers_cpu']:.1f} s, the runner's own PostgreSQL backends "
         + ("?" if server is None else f"{server:.1f} s")
+        + " (the workers' backends are gone when it is measured)"
     )
     load = figures["load_seconds"]
     console.print(
@@ -538,7 +564,9 @@ def rebuild(args: argparse.Namespace, target: DatabaseTarget, schema: str, key_d
         f"  rebuild memory (subprocess): RSS before {figures['rss_before_mb']:.0f} MB, after the last batch"
         f" {figures['rss_loaded_mb']:.0f} MB, peak ru_maxrss"
         f" {figures['ru_maxrss_mb']:.0f} MB, VmHWM {figures['vmhwm_mb']:.0f} MB, sampled VmRSS"
-        f" {figures['sampled_peak_mb']:.0f} MB; positions after: {figures['positions']}"
+        f" {figures['sampled_peak_mb']:.0f} MB; with its workers ({figures['processes']} processes at most),"
+        f" sampled together: {figures['tree_peak_mb']:.0f} MB (largest worker's ru_maxrss"
+        f" {figures['worker_maxrss_mb']:.0f} MB); positions after: {figures['positions']}"
     )
     return figures
 
@@ -818,6 +846,12 @@ class Results:
 def print_report(results: Results, args: argparse.Namespace) -> None:
     events = results.big.events if results.big is not None and results.big.events else args.events
     table = Table(title=f"Projections on PostgreSQL ({events:,} events)")
+    verdicts: list[str] = []  # one line per target, after the table
+
+    def held(text: str, ok: bool, figure: str) -> str:
+        verdicts.append(f"target: {text}: {'MET' if ok else 'MISSED'} ({figure})")
+        return verdict(ok)
+
     for heading in ("measurement", "figure", "target", "verdict"):
         table.add_column(heading, justify="left" if heading == "measurement" else "right")
     if results.big is not None:
@@ -843,7 +877,7 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
             "rebuild, events/s" + (" (under cProfile)" if args.profile else ""),
             f"{rate:,.0f} ({r['seconds']:.1f} s)",
             f">= {TARGET_REBUILD_RATE:,}",
-            verdict(rate >= TARGET_REBUILD_RATE),
+            held(f"rebuild >= {TARGET_REBUILD_RATE:,} events/s", rate >= TARGET_REBUILD_RATE, f"{rate:,.0f}"),
         )
         if raw_rate:
             ratio = rate / raw_rate
@@ -851,12 +885,12 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
                 "rebuild / raw read",
                 f"{ratio:.2f}",
                 f">= {TARGET_REBUILD_RATIO:.2f}",
-                verdict(ratio >= TARGET_REBUILD_RATIO),
+                held(f"rebuild >= {TARGET_REBUILD_RATIO:.2f}x raw read", ratio >= TARGET_REBUILD_RATIO, f"{ratio:.2f}"),
             )
         server = "?" if r["server_cpu"] is None else f"{r['server_cpu']:.1f}"
         table.add_row(
-            "rebuild CPU s: process user+sys / its PG backends",
-            f"{r['user_cpu']:.1f}+{r['system_cpu']:.1f} / {server}",
+            "rebuild CPU s: runner user+sys / workers / runner's PG backends",
+            f"{r['user_cpu']:.1f}+{r['system_cpu']:.1f} / {r['workers_cpu']:.1f} / {server}",
             "",
             "",
         )
@@ -866,12 +900,12 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
             "",
             "",
         )
-        peak = max(r["ru_maxrss_mb"], r["vmhwm_mb"], r["sampled_peak_mb"])
+        peak = max(r["ru_maxrss_mb"], r["vmhwm_mb"], r["sampled_peak_mb"], r["tree_peak_mb"])
         table.add_row(
-            "rebuild peak RSS, MB (subprocess: ru_maxrss / VmHWM)",
-            f"{r['ru_maxrss_mb']:.0f} / {r['vmhwm_mb']:.0f} (before: {r['rss_before_mb']:.0f})",
+            f"rebuild peak RSS, MB: runner + {r['workers']} worker(s) sampled together / runner ru_maxrss",
+            f"{r['tree_peak_mb']:.0f} / {r['ru_maxrss_mb']:.0f} (before: {r['rss_before_mb']:.0f})",
             f"<= {TARGET_REBUILD_RSS_MB}",
-            verdict(peak <= TARGET_REBUILD_RSS_MB),
+            held(f"rebuild peak RSS <= {TARGET_REBUILD_RSS_MB} MB", peak <= TARGET_REBUILD_RSS_MB, f"{peak:.0f} MB"),
         )
     if results.views is not None:
         small, big = results.views["small"], results.views["big"]
@@ -882,7 +916,11 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
                 f"view p50, {passed}: small / big (ms)",
                 f"{s50 * 1000:.2f} / {b50 * 1000:.2f} ({growth:+.0%})",
                 f"within {TARGET_VIEW_GROWTH:.0%}",
-                verdict(abs(growth) <= TARGET_VIEW_GROWTH),
+                held(
+                    f"view p50 {passed} at {events:,} events within {TARGET_VIEW_GROWTH:.0%} of the small schema's",
+                    abs(growth) <= TARGET_VIEW_GROWTH,
+                    f"{growth:+.0%}",
+                ),
             )
             table.add_row(
                 f"view p99, {passed}: small / big (ms)",
@@ -899,7 +937,11 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
             f"{percentile(lag.lags, 50) * 1000:.1f} / {percentile(lag.lags, 90) * 1000:.1f} / {p99:.1f} /"
             f" {max(lag.lags, default=float('nan')) * 1000:.1f}",
             f"p99 <= {TARGET_LAG_P99_MS:.0f}",
-            verdict(p99 <= TARGET_LAG_P99_MS and lag.missed == 0),
+            held(
+                f"live lag p99 <= {TARGET_LAG_P99_MS:.0f} ms, none missed",
+                p99 <= TARGET_LAG_P99_MS and lag.missed == 0,
+                f"{p99:.1f} ms, {lag.missed} missed",
+            ),
         )
         table.add_row(
             "live load: writes, rate, write p50 / p99 (ms), not projected",
@@ -915,6 +957,8 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
             "",
         )
     console.print(table)
+    for line in verdicts:
+        console.print(line, markup=False, highlight=False)
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
@@ -930,6 +974,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--schema", help="reuse this filled big schema (no fill; never dropped)")
     parser.add_argument("--per-transaction", type=int, default=500, help="cases per transaction in the fill")
     parser.add_argument("--batch-size", type=int, default=5000, help="the rebuild's batch size")
+    parser.add_argument(
+        "--workers", type=int, help="processes that load the rebuild (default: the runner's choice; 1: in log order)"
+    )
     parser.add_argument("--views", type=int, default=500, help="participants read per schema and pass")
     parser.add_argument("--lag-writes", type=int, default=1000, help="timed writes under the live runner")
     parser.add_argument("--lag-rate", type=float, default=75.0, help="writes per second")

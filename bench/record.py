@@ -21,7 +21,18 @@ The figures that matter are the ratios against raw, since absolute rates depend 
                            [--clients C] [--pg-url URL]
 """
 
+# ruff: noqa: E402 - the path fix below must run before the project's imports
+
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path (its http.py would shadow the standard library's `http`
+# package); put the project root there instead, so `bench.benchlib` is found as in the other benchmarks.
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
 
 import argparse
 import base64
@@ -56,6 +67,7 @@ from rich.table import Table
 
 from adapters.settings import Settings
 from adapters.storage import DatabaseTarget, open_storage, parse_database_url
+from bench.benchlib import cpu_model, pg_connect, pg_url
 from consent import local_date
 from coordination.personnummer import fictitious_personnummer
 
@@ -352,18 +364,6 @@ def samverkan(settings: Settings, participants: int) -> Iterator[Operation]:
 # -- PostgreSQL ---------------------------------------------------------------------------------------------------
 
 
-def pg_connect(target: DatabaseTarget, **kwargs: Any) -> psycopg.Connection[Any]:
-    params: dict[str, Any] = {"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname}
-    if target.password:
-        params["password"] = target.password
-    return psycopg.connect(**params, connect_timeout=5, **kwargs)
-
-
-def pg_url(target: DatabaseTarget, schema: str) -> str:
-    auth = target.user + (f":{target.password}" if target.password else "")
-    return f"postgresql://{auth}@{target.host}:{target.port}/{target.dbname}?schema={schema}"
-
-
 def create_schema(target: DatabaseTarget, schema: str) -> None:
     with pg_connect(target, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
@@ -480,14 +480,6 @@ def run_sqlite(n: int, participants: int, chunk: int, clients: int) -> tuple[dic
 
 
 # -- reporting ----------------------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def print_machine(target: DatabaseTarget | None) -> None:

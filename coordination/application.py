@@ -537,18 +537,9 @@ class CoordinationService(Application[UUID]):
     ) -> DecisionOutcome:
         """Adds an agency's decision while consent lets it share it with the förbund (idempotent on source_ref)."""
         party = _party(agency, "agency")
-        if not is_known_category(category):
-            raise InvalidCommand("category", "unknown category; see the catalogue of categories")
-        if not is_own_category(party, category):
-            # Refused whatever the rest of the decision says: a party records only its own information.
-            raise NotPermitted(f"{party.value} records decisions only in its own category, not {category!r}")
-        code = decision_type_code(category, decision_type)
-        checked = checked_attributes(category, code, attributes)
-        source_ref = _require_text(source_ref, "source_ref", 200, one_line=True)
-        sealed = self._sealed(case_id, summary, "summary", party=party)
-        # The agency's reference is kept only as a keyed fingerprint (gone with the participant's key); the text
-        # itself is compared with references stored in clear before fingerprints were introduced.
-        fingerprint = self._fingerprint(case_id, source_ref)
+        code, checked, source_ref, sealed, fingerprint = self.decision_inputs(
+            case_id, party, category, decision_type, attributes, summary, source_ref
+        )
         decision_id = uuid4()
         found_id, created = self._change(
             case_id,
@@ -568,6 +559,33 @@ class CoordinationService(Application[UUID]):
             ),
         )
         return DecisionOutcome(found_id, created)
+
+    def decision_inputs(
+        self,
+        case_id: UUID,
+        party: Party,
+        category: str,
+        decision_type: str,
+        attributes: Mapping[str, Any] | None,
+        summary: str,
+        source_ref: str,
+    ) -> tuple[str, dict[str, Any], str, Sealed, str]:
+        """The checks of a decision made before its case is read, in this order and with these errors (also for a
+        batch: coordination/bulk.py): (decision type code, checked attributes, source_ref, sealed summary, the
+        source_ref's fingerprint)."""
+        if not is_known_category(category):
+            raise InvalidCommand("category", "unknown category; see the catalogue of categories")
+        if not is_own_category(party, category):
+            # Refused whatever the rest of the decision says: a party records only its own information.
+            raise NotPermitted(f"{party.value} records decisions only in its own category, not {category!r}")
+        code = decision_type_code(category, decision_type)
+        checked = checked_attributes(category, code, attributes)
+        source_ref = _require_text(source_ref, "source_ref", 200, one_line=True)
+        sealed = self._sealed(case_id, summary, "summary", party=party)
+        # The agency's reference is kept only as a keyed fingerprint (gone with the participant's key); the text
+        # itself is compared with references stored in clear before fingerprints were introduced.
+        fingerprint = self._fingerprint(case_id, source_ref)
+        return code, checked, source_ref, sealed, fingerprint
 
     def retract_decision(self, case_id: UUID, decision_id: UUID, *, by: str, agency: str, reason: str) -> None:
         """Retracts a decision the same agency recorded."""

@@ -111,17 +111,20 @@ class TimelineProjection(Projection):
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         operations: list[Operation] = []
         for event in events:
-            if event.kind == "PersonalDataErased":
+            row = self.row(event)
+            if row is None:
                 operations.append(Delete(TIMELINE.name, "participant_id", event.case_id))
-                continue
-            agency, category, ref_id = timeline_entry(event)
-            operations.append(
-                Upsert(
-                    TIMELINE.name,
-                    (event.position, event.case_id, event.recorded_at, event.kind, agency, category, ref_id),
-                )
-            )
+            else:
+                operations.append(Upsert(TIMELINE.name, row))
         return operations
+
+    @staticmethod
+    def row(event: StoredEvent) -> tuple[object, ...] | None:
+        """The event's timeline row; None for an erasure (which removes the case's rows so far)."""
+        if event.kind == "PersonalDataErased":
+            return None
+        agency, category, ref_id = timeline_entry(event)
+        return (event.position, event.case_id, event.recorded_at, event.kind, agency, category, ref_id)
 
 
 def facts_json(facts: Facts) -> str:
@@ -156,6 +159,13 @@ class CasesProjection(Projection):
             yield from self._rows(case_id)
             del self.cache[case_id]
         self.bulk = False
+
+    def flush_bulk(self, keep: str | None) -> Iterator[Operation]:
+        """The rows of every case held back except `keep`, each let go once yielded: for a rebuild that reads the
+        log case by case (a case that is past will not be seen again)."""
+        for case_id in [c for c in self.cache if c != keep]:
+            yield from self._rows(case_id)
+            del self.cache[case_id]
 
     def process(self, events: Sequence[StoredEvent], load_facts: FactsLoader) -> list[Operation]:
         touched = list(dict.fromkeys(e.case_id for e in events))

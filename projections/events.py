@@ -117,5 +117,10 @@ def decode(position: int, originator_id: Any, topic: str, state: bytes) -> Store
         return None
     case_id = str(originator_id) if isinstance(originator_id, UUID) else uuid_text(str(originator_id))
     assert case_id is not None
+    return decode_case(position, case_id, topic, state)
+
+
+def decode_case(position: int, case_id: str, topic: str, state: bytes) -> StoredEvent:
+    """The event of a case event's row whose case id is already known (in the 8-4-4-4-12 form)."""
     data = loads(state)
     return StoredEvent(position, case_id, topic[len(CASE_TOPIC_PREFIX) :], data, data["timestamp"]["_data_"])

@@ -1,11 +1,13 @@
 """Runs the projections: catches up in batches (view rows and positions commit together), follows the log live
 (PostgreSQL: woken by the library's NOTIFY; SQLite: polling), and rebuilds from position zero into fresh tables
-that replace the live ones in one transaction, so readers never see a half-built view."""
+that replace the live ones in one transaction, so readers never see a half-built view. On PostgreSQL a rebuild of a
+long log is loaded by worker processes, each a range of cases (projections/parallel.py)."""
 
 from __future__ import annotations
 
 import gc
 import itertools
+import os
 import sqlite3
 import threading
 import time
@@ -19,10 +21,11 @@ import psycopg
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from projections import parallel
 from projections.cases import Facts
 from projections.definitions import CASES, RETIRED_PROJECTIONS, RETIRED_TABLES, Projection, all_projections
 from projections.events import StoredEvent, UndecodableEvent, reason_of
-from projections.store import REBUILD_SUFFIX, ProjectionStore
+from projections.store import REBUILD_SUFFIX, ProjectionStore, TableSpec
 
 log = structlog.get_logger("samverkan.projections")
 Progress = Callable[[int, int], None]  # (position reached, head)
@@ -34,6 +37,9 @@ TRANSIENT_RETRY_SECONDS = 1.0
 # After the LISTEN connection was lost (PostgreSQL restarted), the runner polls, and listens again once the
 # storage answers, at most this often.
 RELISTEN_SECONDS = 5.0
+# A rebuild of at least this many log positions loads with several processes on PostgreSQL (at most this many).
+PARALLEL_MIN_EVENTS = 50_000
+MAX_REBUILD_WORKERS = 4
 TRANSIENT = (
     OperationalError,
     InterfaceError,
@@ -68,6 +74,7 @@ class ProjectionRunner:
         listen: dict[str, Any] | None = None,
         retry_seconds: float = 1.0,
         max_retry_seconds: float = 30.0,
+        rebuild_workers: int | None = None,
     ) -> None:
         self.store = store
         self.projections = list(projections) if projections is not None else all_projections()
@@ -77,6 +84,8 @@ class ProjectionRunner:
         # TRANSIENT_RETRY_SECONDS, so the projections follow again soon after it is back).
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
+        # Processes that load a rebuild (PostgreSQL): None chooses by the log's length and the cores.
+        self.rebuild_workers = rebuild_workers
         for projection in self.projections:
             for spec in projection.tables:
                 store.create(spec)
@@ -352,30 +361,38 @@ class ProjectionRunner:
         """Rebuilds the chosen projections (default: all) from position zero into fresh tables, then swaps them
         in. A rebuild that was stopped starts over. Returns the position the rebuilt tables reached."""
         targets = [p for p in self.projections if chosen is None or p.name in chosen]
-        for projection in targets:
-            projection.reset()
-            for spec in projection.tables:
-                self.store.drop(spec, REBUILD_SUFFIX)
-                self.store.create(spec, REBUILD_SUFFIX, indexes=False)
-        with self.store.transaction() as cursor:
-            for projection in targets:
-                self.store.forget(cursor, projection.name + REBUILD_SUFFIX)
         head = self.store.head()
+        position = 0
+        workers = self._rebuild_workers(targets, head)
+        # Loaded by workers, the tables get their primary keys after the load too (the rows come in case order).
+        self._fresh_tables(targets, primary_key=workers <= 1)
+        if workers > 1:
+            try:
+                self._load_in_parts(targets, batch_size, head, progress, workers)
+                position = head
+            except parallel.PartFailed as stopped:
+                if stopped.transient:
+                    raise OperationalError(f"a rebuild worker stopped: {stopped.reason}") from None
+                # An event a worker cannot read or fold: the rebuild in log order names the first one.
+                log.warning("projection_rebuild_in_parts_stopped", reason=stopped.reason)
+                self._fresh_tables(targets)  # with primary keys: the load in log order needs none after
+                workers = 1
+        if workers <= 1:
+            try:
+                position = self._load(targets, batch_size, head, progress)
+            except UndecodableEvent as poison:
+                for projection in targets:
+                    projection.reset()
+                raise ProjectionFailure(ALL, poison.position, poison.reason) from poison
         try:
-            position = self._load(targets, batch_size, head, progress)
-        except UndecodableEvent as poison:
-            for projection in targets:
-                projection.reset()
-            raise ProjectionFailure(ALL, poison.position, poison.reason) from poison
-        try:
-            for projection in targets:
-                for spec in projection.tables:
-                    self.store.create_indexes(spec, REBUILD_SUFFIX)
+            specs = [spec for projection in targets for spec in projection.tables]
+            self._create_indexes(specs, primary_key=workers > 1)
             with self.store.transaction() as cursor:
                 # Under the lock the live runners also take: the tail written meanwhile, then the swap.
                 while tail := self.store.read_events(position, batch_size, cursor=cursor):
                     for projection in targets:
-                        self._apply_rebuilding(cursor, projection, tail)
+                        # Upserts, not COPY: the tail may move on cases whose rows are already written.
+                        self._apply_rebuilding(cursor, projection, tail, copy=False)
                     position = tail[-1].position
                 for projection in targets:
                     for spec in projection.tables:
@@ -391,6 +408,59 @@ class ProjectionRunner:
         if progress:
             progress(position, position)
         return position
+
+    def _fresh_tables(self, targets: list[Projection], *, primary_key: bool = True) -> None:
+        """Empty rebuild tables (secondary indexes come after the load) and no rebuild position."""
+        for projection in targets:
+            projection.reset()
+            for spec in projection.tables:
+                self.store.drop(spec, REBUILD_SUFFIX)
+                self.store.create(spec, REBUILD_SUFFIX, indexes=False, primary_key=primary_key)
+        with self.store.transaction() as cursor:
+            for projection in targets:
+                self.store.forget(cursor, projection.name + REBUILD_SUFFIX)
+
+    def _rebuild_workers(self, targets: list[Projection], head: int) -> int:
+        """How many processes load the rebuild tables: several on PostgreSQL for a log long enough to gain from
+        it (starting a worker costs about a second), else one (this process, in log order)."""
+        if not (self.store.postgres and self.listen and parallel.supported(targets)):
+            return 1
+        if self.rebuild_workers is not None:
+            return max(1, self.rebuild_workers)
+        if head < PARALLEL_MIN_EVENTS:
+            return 1
+        # One more than the cores: a worker often waits for the server's reads of the table in key order.
+        return max(2, min((os.cpu_count() or 1) + 1, MAX_REBUILD_WORKERS))
+
+    def _load_in_parts(
+        self, targets: list[Projection], batch_size: int, head: int, progress: Progress | None, workers: int
+    ) -> None:
+        """The load split over worker processes by case range (projections/parallel.py)."""
+        assert self.listen is not None
+
+        def report(read: int) -> None:
+            if progress:
+                progress(min(read, max(head - 1, 0)), head)
+
+        parallel.load(
+            self.listen, self.store.schema, self.store.events_table, targets, head, workers, batch_size, report
+        )
+        if progress:
+            progress(head, head)
+
+    def _create_indexes(self, specs: list[TableSpec], *, primary_key: bool) -> None:
+        """The rebuild tables' secondary indexes (and primary keys, when made without), on PostgreSQL two tables at
+        a time (each build is CPU-bound in its backend)."""
+        if not self.store.postgres or len(specs) < 2:  # noqa: PLR2004
+            for spec in specs:
+                self.store.create_indexes(spec, REBUILD_SUFFIX, primary_key=primary_key)
+            return
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="projection-index") as builders:
+            built = [
+                builders.submit(self.store.create_indexes, s, REBUILD_SUFFIX, primary_key=primary_key) for s in specs
+            ]
+            for done in built:
+                done.result()
 
     def _load(self, targets: list[Projection], batch_size: int, head: int, progress: Progress | None) -> int:
         """Folds the log into the rebuild tables, reading the next batch while the last one is written."""
@@ -431,10 +501,12 @@ class ProjectionRunner:
                     self.store.apply(cursor, specs, REBUILD_SUFFIX, chunk, copy_tables=projection.insert_only)
         return position
 
-    def _apply_rebuilding(self, cursor: Any, projection: Projection, events: list[StoredEvent]) -> None:
+    def _apply_rebuilding(
+        self, cursor: Any, projection: Projection, events: list[StoredEvent], *, copy: bool = True
+    ) -> None:
         """_apply into the rebuild tables; an event the projection cannot fold stops the rebuild, named."""
         try:
-            self._apply(cursor, projection, events, REBUILD_SUFFIX)
+            self._apply(cursor, projection, events, REBUILD_SUFFIX, copy=copy)
         except TRANSIENT:
             raise
         except Exception as error:
@@ -450,7 +522,9 @@ class ProjectionRunner:
 
     # -- shared --------------------------------------------------------------------------------------------
 
-    def _apply(self, cursor: Any, projection: Projection, events: list[StoredEvent], suffix: str) -> None:
+    def _apply(
+        self, cursor: Any, projection: Projection, events: list[StoredEvent], suffix: str, *, copy: bool = True
+    ) -> None:
         """Folds the events into the projection's tables (rebuild tables load new rows with COPY)."""
 
         def load_facts(case_ids: Sequence[str]) -> dict[str, Facts]:
@@ -464,7 +538,7 @@ class ProjectionRunner:
 
         operations = projection.process(events, load_facts)
         specs = {spec.name: spec for spec in projection.tables}
-        copy_tables = projection.insert_only if suffix else frozenset()
+        copy_tables = projection.insert_only if suffix and copy else frozenset()
         self.store.apply(cursor, specs, suffix, operations, copy_tables=copy_tables)
 
 

@@ -104,14 +104,16 @@ class ProjectionStore:
             return sql.SQL(template).format(**names)
         return template.format(**names).replace("%s", "?")
 
-    def create(self, spec: TableSpec, suffix: str = "", *, indexes: bool = True) -> None:
-        """Creates the table (and, unless told not to, its indexes) if missing."""
+    def create(self, spec: TableSpec, suffix: str = "", *, indexes: bool = True, primary_key: bool = True) -> None:
+        """Creates the table (and, unless told not to, its indexes and primary key) if missing. A table made
+        without its primary key (PostgreSQL only) gets it from create_indexes(..., primary_key=True)."""
         columns = ", ".join(f'"{c.name}" {c.postgres_type if self.postgres else c.sqlite_type}' for c in spec.columns)
         key = ", ".join(f'"{k}"' for k in spec.key)
+        constraint = f", PRIMARY KEY ({key})" if primary_key or not self.postgres else ""
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 self._sql(
-                    f"CREATE TABLE IF NOT EXISTS {{t}} ({columns}, PRIMARY KEY ({key}))",
+                    f"CREATE TABLE IF NOT EXISTS {{t}} ({columns}{constraint})",
                     t=self.ident(spec.name + suffix),
                 )
             )
@@ -126,8 +128,15 @@ class ProjectionStore:
                     )
                 )
 
-    def create_indexes(self, spec: TableSpec, suffix: str = "") -> None:
-        """Adds the table's secondary indexes (a rebuild loads its rows first: faster than index upkeep)."""
+    def create_indexes(self, spec: TableSpec, suffix: str = "", *, primary_key: bool = False) -> None:
+        """Adds the table's secondary indexes (a rebuild loads its rows first: faster than index upkeep), and with
+        `primary_key` its primary key (a table made without it: built in one sort rather than row by row)."""
+        if primary_key and self.postgres:
+            key = ", ".join(f'"{k}"' for k in spec.key)
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    self._sql(f"ALTER TABLE {{t}} ADD PRIMARY KEY ({key})", t=self.ident(spec.name + suffix))
+                )
         self.create(spec, suffix)
 
     def drop(self, spec: TableSpec, suffix: str = "") -> None:

@@ -12,6 +12,7 @@ from adapters.auth import TokenVerifier
 from adapters.disclosure_log import DisclosureLog
 from adapters.http import openapi, problems
 from adapters.http.context import Context
+from adapters.http.fast_view import FastView
 from adapters.http.middleware import RequestContext
 from adapters.http.routes import audit, case_events, health, participants, reading, work
 from adapters.projections import projection_runner
@@ -95,11 +96,17 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         version="1",
         summary="Coordination of participants' shared cases for samordningsförbund (Finsam).",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry export stays off: it would record exception messages and request data (which
+        # can hold personal data) outside the ids-only logs (adapters/logging.py), and with it off each request
+        # skips the providers' look-up.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     if context is not None:
         app.state.context = context
     problems.install(app)
     openapi.install(app)  # the problem answers of every operation (docs/api.md, "Errors")
+    # The agency view's own handler (adapters/http/fast_view.py), inside RequestContext (added later, so outer).
+    app.add_middleware(FastView)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,

@@ -4,6 +4,7 @@ this middleware answers what passes the server but exceeds them."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -25,6 +26,8 @@ log = structlog.get_logger("samverkan.http")
 
 
 def _is_uuid(value: object) -> bool:
+    if isinstance(value, uuid.UUID):  # a path parameter the route (or adapters/http/fast_view.py) parsed
+        return True
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -109,17 +112,23 @@ class RequestContext:
                 return
             await self.app(scope, receive_capped, send_with_id)
         finally:
-            route = scope.get("route")
-            participant = (scope.get("path_params") or {}).get("participant_id")
-            log.info(
-                "request",
-                method=scope.get("method"),
-                route=getattr(route, "path", None) or "unmatched",
-                # Only an id: a personnummer typed into the path must not reach the log.
-                participant_id=participant if _is_uuid(participant) else None,
-                status=status["code"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            if log.is_enabled_for(logging.INFO):
+                self._access_line(scope, status["code"], started)
+
+    @staticmethod
+    def _access_line(scope: Scope, status: int, started: float) -> None:
+        """The request's one access line (info); never a path as typed, only the route and a participant UUID."""
+        route = scope.get("route")
+        participant = (scope.get("path_params") or {}).get("participant_id")
+        log.info(
+            "request",
+            method=scope.get("method"),
+            route=getattr(route, "path", None) or "unmatched",
+            # Only an id: a personnummer typed into the path must not reach the log.
+            participant_id=participant if _is_uuid(participant) else None,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
 
     def _refusal(self, scope: Scope, request_id: str) -> Any:
         """414 for a request target (path and query) over the limit, 431 for a header field or all of them

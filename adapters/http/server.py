@@ -97,6 +97,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """The problem kind when this read takes the head past its cap, else None (and the count goes on)."""
         window = self._tail + data
         start = self._head_bytes - len(self._tail)  # where `window` begins within the head
+        if start + len(window) <= self.limits.line:  # the usual small head: within both caps (line < head)
+            self._line_ended = self._line_ended or b"\n" in window
+            self._head_bytes = start + len(window)
+            self._tail = window[-3:]
+            return None
         if not self._line_ended:
             end = window.find(b"\n")
             self._line_ended = end >= 0

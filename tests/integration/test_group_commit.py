@@ -24,7 +24,7 @@ from coordination import ConsentRequired, CoordinationService
 from coordination.group_commit import GroupCommit
 from coordination.personnummer import fictitious_personnummer
 from tests.conftest import PG_URL, fixed_keys
-from tests.support import grant_consent
+from tests.support import fk_decision, grant_consent
 
 
 def enrol_many(service: CoordinationService, n: int) -> list[UUID]:
@@ -36,21 +36,6 @@ def enrol_many(service: CoordinationService, n: int) -> list[UUID]:
         grant_consent(service, case_id, ("FK", "SF", ["insurance"]))
         ids.append(case_id)
     return ids
-
-
-def decide(service: CoordinationService, case_id: UUID, ref: str) -> UUID:
-    outcome = service.record_decision(
-        case_id,
-        by="handlaggare-fk",
-        agency="FK",
-        category="insurance",
-        decision_type="sjukpenning",
-        effective_date=date(2026, 10, 1),
-        summary="Sjukpenning beviljad",
-        source_ref=ref,
-    )
-    assert outcome.created
-    return outcome.id
 
 
 def history(service: CoordinationService, case_id: UUID) -> list[str]:
@@ -98,7 +83,7 @@ def test_concurrent_decisions_share_commits_and_each_is_stored_once(storage: Sto
         def work() -> None:
             for k in range(per_thread):
                 # two threads per case: they also meet on the same case, which never shares a batch
-                recorded[t].append(decide(service, cases[t % 8], f"FK-G-{t}-{k}"))
+                recorded[t].append(fk_decision(service, cases[t % 8], f"FK-G-{t}-{k}"))
 
         return work
 
@@ -127,7 +112,7 @@ def test_a_conflict_in_a_batch_affects_only_its_own_change(storage: Storage) -> 
 
     committer = GroupCommit(save, max_batch=16)
     copies = {case_id: service.get_case(case_id) for case_id in (a, b, c, d, e)}
-    decide(service, c, "FK-ELSEWHERE")  # c changes after its copy was loaded: that copy is stale
+    fk_decision(service, c, "FK-ELSEWHERE")  # c changes after its copy was loaded: that copy is stale
     for case_id, case in copies.items():
         case.record_decision(  # the domain judges each on its own copy (consent is in force)
             UUID(int=case_id.int ^ 1),
@@ -226,7 +211,7 @@ def test_a_batch_cut_off_mid_commit_acknowledges_and_stores_none_of_it(pg_storag
 
         def record(i: int) -> None:
             try:
-                decide(service, cases[i], f"FK-CUT-{i}")
+                fk_decision(service, cases[i], f"FK-CUT-{i}")
                 errors[i] = None
             except BaseException as error:
                 errors[i] = error
@@ -252,7 +237,7 @@ def test_a_batch_cut_off_mid_commit_acknowledges_and_stores_none_of_it(pg_storag
         for i, case_id in enumerate(cases):
             for attempt in range(100):
                 try:
-                    decide(service, case_id, f"FK-CUT-{i}")
+                    fk_decision(service, case_id, f"FK-CUT-{i}")
                     break
                 except Exception:
                     if attempt == 99:
@@ -283,7 +268,7 @@ def test_no_decision_is_stored_after_a_withdrawal_that_raced_it(
             def decide_some(case_id: UUID = case_id, t: int = t) -> None:
                 for k in range(4):
                     try:
-                        made = decide(service, case_id, f"FK-RACE-{t}-{k}-{time.monotonic_ns()}")
+                        made = fk_decision(service, case_id, f"FK-RACE-{t}-{k}-{time.monotonic_ns()}")
                     except ConsentRequired:
                         continue
                     with lock:

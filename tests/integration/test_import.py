@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from adapters.disclosure_log import RECORDING_REFUSED, SEARCH, DisclosureLog
+from adapters.disclosure_log import RECORDING_REFUSED, SEARCH, DisclosureLog, LogFilter
 from adapters.importing import (
     MAX_LINE_BYTES,
     ImportFileError,
@@ -327,10 +327,19 @@ def test_import_records_good_rows_and_rejects_the_rest(storage: Storage, scenari
             "import",
             "refused",
         )
-    # Each lookup by personnummer is logged like a search (found or not), never the number itself.
+    # The lookups by personnummer are logged like searches, never the number itself: one entry for the batch
+    # naming every participant found (anna, bo, and cecilia, in whose case the agency has a part), one for the
+    # unknown number (not the bad date's row: it is rejected before any lookup).
     searches = [e for e in entries if e["kind"] == SEARCH]
-    assert len(searches) == 5  # two good rows, consent, category and unknown person (not the bad date)
-    assert [e["outcome"] for e in searches].count("not-found") == 1
+    assert sorted(e["outcome"] for e in searches) == ["disclosed", "not-found"]
+    batch = next(e for e in searches if e["outcome"] == "disclosed")
+    assert batch["participant_id"] is None
+    assert set(batch["details"]["subjects"]) == {str(scenario.ids[n]) for n in ("anna", "bo", "cecilia")}
+    missing = next(e for e in searches if e["outcome"] == "not-found")
+    unknown_line = next(line for line, (_, reason, _) in scenario.expected.items() if reason == "not-found")
+    assert missing["participant_id"] is None and missing["details"] == {"line": unknown_line}
+    for name in ("anna", "bo", "cecilia"):  # each participant's own log finds the batch's entry
+        assert batch["seq"] in [e["seq"] for e in log_of(storage).entries(LogFilter(participant_id=scenario.ids[name]))]
     assert_no_secrets(json.dumps(entries, ensure_ascii=False), scenario)
 
 
