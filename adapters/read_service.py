@@ -844,19 +844,7 @@ class ReadService:
             ]
         meetings = [m for m in past.meetings if m.id in shown]
         if meetings:
-            body["meetings"] = [
-                {
-                    "id": m.id,
-                    "date": m.date,
-                    "kind": m.kind,
-                    "status": m.status,
-                    "agencies_invited": [p.value for p in m.agencies_invited],
-                    "agencies_present": [p.value for p in m.agencies_present],
-                    "attended": m.attended,
-                    "notes": read(case, m.notes),
-                }
-                for m in meetings
-            ]
+            body["meetings"] = [art15.meeting_fields(m, read(case, m.notes)) for m in meetings]
         if past.closure is not None and f"{past.id}:closure" in shown:
             body["closure"] = {"outcome": past.closure.outcome, "closed_date": past.closure.closed_date}
         return body or None

@@ -376,18 +376,7 @@ def _coordination(case: Case, read: Reader, pid: UUID) -> _Coordination:
     for intervention in case.interventions.values():
         out.add(intervention.id)
     out.body["meetings"] = [
-        {
-            "id": m.id,
-            "date": m.date,
-            "kind": m.kind,
-            "status": m.status,
-            "agencies_invited": [p.value for p in m.agencies_invited],
-            "agencies_present": [p.value for p in m.agencies_present],
-            "attended": m.attended,
-            "notes": read(case, m.notes),
-            "recorded_at": m.recorded_at,
-            "source": sf,
-        }
+        {**meeting_fields(m, read(case, m.notes)), "recorded_at": m.recorded_at, "source": sf}
         for m in sorted(case.meetings, key=lambda m: (m.date, utc(m.recorded_at)))
     ]
     for meeting in case.meetings:
@@ -428,3 +417,17 @@ def _recipients(entries: list[dict[str, Any]], names: Mapping[str, str]) -> list
             row["last_at"] = entry.get("recorded_at")
     order = {p.value: n for n, p in enumerate(Party)}
     return sorted(rows.values(), key=lambda r: (order.get(r["party"], 99), r["category"]))
+
+
+def meeting_fields(meeting: Any, notes: str | None) -> dict[str, Any]:
+    """A meeting as the agency view and the register extract show it (`notes` already unsealed)."""
+    return {
+        "id": meeting.id,
+        "date": meeting.date,
+        "kind": meeting.kind,
+        "status": meeting.status,
+        "agencies_invited": [p.value for p in meeting.agencies_invited],
+        "agencies_present": [p.value for p in meeting.agencies_present],
+        "attended": meeting.attended,
+        "notes": notes,
+    }

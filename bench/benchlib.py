@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import platform
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
 from adapters.storage import DatabaseTarget
+from coordination import CoordinationService
+
+PURPOSE = "Samordnad rehabilitering mot arbete"
 
 
 def pg_connect(target: DatabaseTarget, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -36,3 +41,21 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def enrol_with_consent(service: CoordinationService, personnummer: str, family_name: str, today: date) -> UUID:
+    """A participant enrolled through the service with a written consent FK -> SF: insurance (setup, not timed)."""
+    case_id = service.enrol(
+        by="samordnare-bench", personnummer=personnummer, given_name="Testa", family_name=family_name
+    )
+    service.record_consent(
+        case_id,
+        by="samordnare-bench",
+        grants=[("FK", "SF", ["insurance"])],
+        purpose=PURPOSE,
+        valid_from=today - timedelta(days=30),
+        valid_until=today + timedelta(days=300),
+        form="written",
+        document_ref="DOC-BENCH-1",
+    )
+    return case_id

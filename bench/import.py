@@ -61,14 +61,13 @@ from adapters.importing import DEFAULT_BATCH_SIZE, ImportSummary, import_decisio
 from adapters.read_service import open_read_service
 from adapters.settings import Settings
 from adapters.storage import DatabaseTarget, Storage, open_storage, parse_database_url
-from bench.benchlib import cpu_model, pg_connect, pg_url
+from bench.benchlib import cpu_model, enrol_with_consent, pg_connect, pg_url
 from consent import local_date
 from coordination.personnummer import fictitious_personnummer
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_RAW = 3.0  # import decisions/s over raw single-row INSERT+COMMIT rows/s, on PostgreSQL
 SETUP_THREADS = 8
-PURPOSE = "Samordnad rehabilitering mot arbete"
 SUMMARIES = (
     "Sjukpenning beviljad på halvtid från 1 oktober; avstämning med arbetsgivare och Arbetsförmedlingen i vår.",
     "Rehabiliteringsersättning beviljad under arbetsträning i förbundets insats, tolv veckor.",
@@ -115,19 +114,7 @@ def enrol_all(storage: Storage, participants: int) -> None:
     today = local_date(datetime.now(UTC))
 
     def one(p: int) -> None:
-        case_id = service.enrol(
-            by="samordnare-bench", personnummer=personnummer(p), given_name="Testa", family_name="Bulksson"
-        )
-        service.record_consent(
-            case_id,
-            by="samordnare-bench",
-            grants=[("FK", "SF", ["insurance"])],
-            purpose=PURPOSE,
-            valid_from=today - timedelta(days=30),
-            valid_until=today + timedelta(days=300),
-            form="written",
-            document_ref="DOC-BENCH-1",
-        )
+        enrol_with_consent(service, personnummer(p), "Bulksson", today)
 
     with (
         ThreadPoolExecutor(SETUP_THREADS) as pool,

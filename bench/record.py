@@ -67,7 +67,7 @@ from rich.table import Table
 
 from adapters.settings import Settings
 from adapters.storage import DatabaseTarget, open_storage, parse_database_url
-from bench.benchlib import cpu_model, pg_connect, pg_url
+from bench.benchlib import cpu_model, enrol_with_consent, pg_connect, pg_url
 from consent import local_date
 from coordination.personnummer import fictitious_personnummer
 
@@ -80,7 +80,6 @@ GROUP_TARGET_P99_MS = 50.0
 LOOPS = ("raw", "library", "samverkan")
 
 SUMMARY = "Sjukpenning beviljad på halvtid från 1 oktober; avstämning med arbetsgivare och Arbetsförmedlingen i vår."
-PURPOSE = "Samordnad rehabilitering mot arbete"
 
 console = Console(width=max(shutil.get_terminal_size((150, 24)).columns, 140))  # the tables need ~140 columns
 Operation = Callable[[int], None]
@@ -328,20 +327,7 @@ def samverkan(settings: Settings, participants: int) -> Iterator[Operation]:
             number = fictitious_personnummer(
                 date(1960, 1, 1) + timedelta(days=37 * p), p % 100, gender="female" if p % 2 else "male"
             )
-            case_id = service.enrol(
-                by="samordnare-bench", personnummer=number, given_name="Testa", family_name="Benchsson"
-            )
-            service.record_consent(
-                case_id,
-                by="samordnare-bench",
-                grants=[("FK", "SF", ["insurance"])],
-                purpose=PURPOSE,
-                valid_from=today - timedelta(days=30),
-                valid_until=today + timedelta(days=300),
-                form="written",
-                document_ref="DOC-BENCH-1",
-            )
-            case_ids.append(case_id)
+            case_ids.append(enrol_with_consent(service, number, "Benchsson", today))
 
         def record_one(i: int, case: int | None = None) -> None:
             outcome = service.record_decision(

@@ -81,6 +81,7 @@ class Load:
         self.pause = pause
         self.calls: list[Call] = []
         self.acknowledged: dict[str, str] = {}  # source_ref -> decision id
+        self.in_flight = 0  # requests sent and not yet answered
         self.pending: dict[int, str] = {}  # client -> the source_ref it is still trying to record
         self.sent: set[str] = set()
         self._lock = threading.Lock()
@@ -106,6 +107,8 @@ class Load:
 
     def _call(self, http: httpx.Client, kind: str, method: str, path: str, **kwargs: Any) -> Call:
         started = time.monotonic()
+        with self._lock:
+            self.in_flight += 1
         try:
             response = http.request(method, path, **kwargs)
         except httpx.TransportError:
@@ -121,6 +124,7 @@ class Load:
             call = Call(kind, started, ended, response.status_code, response.headers.get("retry-after"), problem, body)
         with self._lock:
             self.calls.append(call)
+            self.in_flight -= 1
         return call
 
     def _client(self, index: int) -> None:
@@ -365,6 +369,8 @@ def test_a_server_killed_mid_write_loses_nothing_it_acknowledged(
     load = Load(server.base, participants, views=False, pause=0).start()
     try:
         assert eventually(lambda: len(load.acknowledged) >= 10 * CLIENTS, timeout=30), "no load before the kill"
+        # Kill while a request is in flight (commits are quick now: the clients can all be between requests).
+        assert eventually(lambda: load.in_flight > 0, timeout=10, interval=0.001), "no request in flight"
         killed = time.monotonic()
         server.kill()  # SIGKILL while the clients are writing: no shutdown of any kind
         time.sleep(0.5)
